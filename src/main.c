@@ -1,0 +1,75 @@
+/*
+ * phishmilter: parse the command line and dispatch.  -n checks a
+ * configuration the way a worker would load it; everything else runs
+ * the daemon (parent.c).
+ */
+
+#include "phishmilter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	fprintf(stderr, "usage: phishmilter [-dnv] [-f file]\n");
+	exit(1);
+}
+
+/* Loads and compiles everything, as a worker would; 0 when good. */
+static int
+check_config(const char *file, int verbose)
+{
+	struct config	*cf;
+	struct ruleset	 rs;
+
+	log_init(1, verbose ? LOG_DEBUG : LOG_INFO, NULL);
+	if ((cf = config_load(file)) == NULL)
+		return 1;
+	if (rules_compile(&rs, cf) == -1) {
+		config_free(cf);
+		return 1;
+	}
+	if (privsep_lookup(cf) == -1)
+		log_warnx("warning: the daemon will not start until user "
+		    "\"%s\" exists", cf->cf_user);
+	if (verbose)
+		fprintf(stderr, "%s: %zu filters\n", file, cf->cf_nfilters);
+	fprintf(stderr, "configuration OK\n");
+	rules_free(&rs);
+	config_free(cf);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*file = PHISHMILTER_CONF;
+	int		 ch, foreground = 0, check = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (check)
+		return check_config(file, verbose);
+	return parent_main(file, foreground, verbose);
+}

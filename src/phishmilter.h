@@ -1,0 +1,284 @@
+/*
+ * phishmilter: shared types and the prototypes of every file, grouped by
+ * file.  See DESIGN in the README for the process model.
+ */
+
+#ifndef PHISHMILTER_H
+#define PHISHMILTER_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "compat.h"
+
+#ifndef PHISHMILTER_CONF
+#define PHISHMILTER_CONF	"/etc/phishmilter/phishmilter.conf"
+#endif
+#ifndef PHISHMILTER_USER
+#define PHISHMILTER_USER	"_phishmilter"
+#endif
+#ifndef PHISHMILTER_CHROOT
+#define PHISHMILTER_CHROOT	""
+#endif
+#ifndef PHISHMILTER_PIDFILE
+#define PHISHMILTER_PIDFILE	"/run/phishmilter/phishmilter.pid"
+#endif
+
+#define PM_MAXLISTEN		8
+
+/* What a filter decides; also the names used in the configuration. */
+enum action {
+	ACTION_ACCEPT = 0,
+	ACTION_WARN,
+	ACTION_REJECT,
+	ACTION_TEMPFAIL,
+	ACTION_DISCARD,
+	ACTION_QUARANTINE,
+	ACTION_MAX
+};
+
+/* What a condition looks at (DESIGN.md, "Targets"). */
+enum target {
+	TARGET_HEADER = 0,	/* header_<name>: raw, every occurrence */
+	TARGET_ENVELOPE_FROM,
+	TARGET_ENVELOPE_RCPT,
+	TARGET_REMOTE_IP,
+	TARGET_REMOTE_HOST,
+	TARGET_HELO,
+	TARGET_MACRO,		/* macro_<name> */
+	TARGET_MAX
+};
+
+/* Protocol steps a configuration needs the MTA to send. */
+#define NEED_HELO		0x01
+#define NEED_RCPT		0x02
+#define NEED_HEADERS		0x04
+#define NEED_BODY		0x08
+#define NEED_CHGHDRS		0x10	/* may rewrite Subject */
+#define NEED_ADDHDRS		0x20	/* may add a warning header */
+#define NEED_QUARANTINE		0x40
+
+/* One "target:regex" of a filter. */
+struct cond {
+	enum target	 c_target;
+	char		*c_name;	/* header/macro name, lower case */
+	char		*c_pattern;	/* the regex as PCRE2 sees it */
+	int		 c_negate;
+	pcre2_code	*c_re;		/* set by rules_compile() */
+};
+
+struct filter {
+	char		*f_name;
+	char		*f_file;	/* where it was defined */
+	int		 f_line;
+	struct cond	*f_match;	/* all must hold */
+	size_t		 f_nmatch;
+	struct cond	*f_any;		/* one must hold, if any given */
+	size_t		 f_nany;
+	enum action	 f_action;
+	char		*f_reply;	/* "550 5.7.1 text"; NULL: default */
+	char		*f_subject_prefix; /* warn; NULL: the global one */
+	int		 f_report;
+};
+
+/* An address block from skip_networks or safe_address. */
+struct cidr {
+	sa_family_t	 cidr_family;
+	uint8_t		 cidr_addr[16];
+	unsigned int	 cidr_bits;
+};
+
+struct spamhaus_config {
+	int		 sh_report;
+	char		*sh_token_file;
+	char		*sh_url;
+	struct cidr	*sh_safe;
+	size_t		 sh_nsafe;
+	char		*sh_threat_type;
+	char		*sh_reason;
+	char		*sh_spool;
+};
+
+struct config {
+	char		*cf_file;
+	char		*cf_listen[PM_MAXLISTEN];
+	size_t		 cf_nlisten;
+	char		*cf_user;
+	uid_t		 cf_uid;	/* resolved from cf_user */
+	gid_t		 cf_gid;
+	char		*cf_chroot;	/* "" for none */
+	char		*cf_pidfile;
+	char		*cf_socket_owner; /* unix socket; NULL: keep */
+	char		*cf_socket_group;
+	mode_t		 cf_socket_mode;
+	int		 cf_min_spare;
+	int		 cf_max_spare;
+	int		 cf_max_workers;
+	int		 cf_max_requests;
+	int		 cf_timeout;		/* seconds of MTA silence */
+	int		 cf_grace;		/* seconds to drain on TERM */
+	int		 cf_message_timeout;	/* seconds per message */
+	size_t		 cf_max_message_size;
+	enum action	 cf_oversize_action;
+	enum action	 cf_error_action;	/* tempfail or accept */
+	struct cidr	*cf_skip;
+	size_t		 cf_nskip;
+	int		 cf_skip_authenticated;
+	int		 cf_log_level;		/* LOG_ERR .. LOG_DEBUG */
+	char		*cf_log_file;		/* NULL: syslog */
+	char		*cf_log_facility;
+	char		*cf_warn_header;
+	char		*cf_subject_prefix;	/* "" for none */
+	uint32_t	 cf_match_limit;
+	uint32_t	 cf_depth_limit;
+	struct spamhaus_config cf_spamhaus;
+	struct filter	*cf_filters;
+	size_t		 cf_nfilters;
+};
+
+/* A listening socket, bound by the parent. */
+struct listener {
+	char		*l_spec;	/* as configured */
+	int		 l_fd;
+	int		 l_family;	/* AF_INET, AF_INET6, AF_UNIX */
+	char		*l_path;	/* unix socket to unlink at exit */
+	int		 l_inherited;	/* from systemd */
+};
+
+/* Status records, children to parent; one write(2) each. */
+enum child_state {
+	CHILD_READY = 1,	/* compiled, privileges dropped, idle */
+	CHILD_BUSY,		/* holds an MTA connection */
+	CHILD_IDLE		/* connection done, waiting again */
+};
+
+struct status_record {
+	pid_t		 sr_pid;
+	uint32_t	 sr_state;
+};
+
+/* The fixed descriptors a worker inherits. */
+struct worker_fds {
+	int		 wf_status;	/* write end of the status pipe */
+	int		 wf_report;	/* write end of the report pipe, -1 */
+	struct listener	*wf_listen;
+	size_t		 wf_nlisten;
+};
+
+/* A source of target values for the rule engine. */
+typedef int	(*value_fn)(void *, const char *, size_t);
+struct target_source {
+	int		(*ts_each)(void *, const struct cond *, value_fn,
+			    void *);
+	void		*ts_ctx;
+};
+
+/* What the rules decided for one message. */
+struct rules_result {
+	const struct filter	 *rr_decider;	/* NULL: no decisive filter */
+	const struct filter	**rr_warn;	/* warn filters that matched */
+	size_t			  rr_nwarn;
+	unsigned int		  rr_limit_hits; /* matches cut by limits */
+	int			  rr_timeout;	/* budget spent: incomplete */
+};
+
+/* Per-process compiled state of the rule engine. */
+struct ruleset {
+	const struct config	 *rs_config;
+	pcre2_match_data	 *rs_md;
+	pcre2_match_context	 *rs_mctx;
+	pcre2_jit_stack		 *rs_jit;
+	const struct filter	**rs_warn;
+	unsigned int		  rs_needs;	/* NEED_* */
+	long long		  rs_deadline;	/* now_ms() bound, 0: none */
+};
+
+/* compat.c and friends: see compat.h */
+
+/* log.c */
+void		 log_init(int, int, const char *);
+int		 log_open_file(const char *);
+void		 log_set_level(int);
+int		 log_get_level(void);
+void		 log_set_procname(const char *);
+int		 log_facility_code(const char *);
+void		 log_warn(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_warnx(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_info(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_debug(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_vwrite(int, const char *, va_list)
+		    __attribute__((__format__(printf, 2, 0)));
+void		 fatal(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2), __noreturn__));
+void		 fatalx(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2), __noreturn__));
+size_t		 log_escape(char *, size_t, const char *, size_t);
+
+/* util.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+int		 cidr_parse(const char *, struct cidr *);
+int		 cidr_match(const struct cidr *, size_t,
+		    const struct sockaddr *);
+int		 cidr_match_string(const struct cidr *, size_t, const char *);
+int		 set_nonblock(int);
+int		 set_cloexec(int);
+long long	 now_ms(void);
+const char	*action_name(enum action);
+int		 action_parse(const char *, enum action *);
+
+/* config.c */
+struct config	*config_load(const char *);
+void		 config_free(struct config *);
+int		 config_target_parse(const char *, size_t, enum target *,
+		    char **);
+const char	*config_target_name(enum target);
+
+/* rules.c */
+int		 rules_check_pattern(const char *, char *, size_t);
+int		 rules_compile(struct ruleset *, struct config *);
+void		 rules_free(struct ruleset *);
+unsigned int	 rules_needs(const struct config *);
+void		 rules_evaluate(struct ruleset *, const struct target_source *,
+		    struct rules_result *);
+
+/* listen.c */
+int		 listen_open(struct listener *, const char *,
+		    const struct config *);
+int		 listen_inherit(struct listener *, size_t);
+void		 listen_close(struct listener *);
+
+/* privsep.c */
+void		 privsep_drop(const struct config *, const char *);
+int		 privsep_lookup(struct config *);
+
+/* session.c */
+struct session;
+struct session	*session_new(const struct config *, struct ruleset *, int);
+void		 session_free(struct session *);
+int		 session_serve(struct session *, volatile sig_atomic_t *);
+
+/* worker.c */
+void		 worker_main(struct config *, const struct worker_fds *,
+		    unsigned int)
+		    __attribute__((__noreturn__));
+
+/* parent.c */
+int		 parent_main(const char *, int, int);
+
+#endif /* PHISHMILTER_H */

@@ -1,0 +1,225 @@
+/*
+ * Small helpers shared by every process: allocation that fails loudly at
+ * start-up, CIDR blocks, descriptor flags, clocks and action names.
+ */
+
+#include "phishmilter.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+
+static const char *const action_names[ACTION_MAX] = {
+	[ACTION_ACCEPT] = "accept",
+	[ACTION_WARN] = "warn",
+	[ACTION_REJECT] = "reject",
+	[ACTION_TEMPFAIL] = "tempfail",
+	[ACTION_DISCARD] = "discard",
+	[ACTION_QUARANTINE] = "quarantine",
+};
+
+void *
+xmalloc(size_t size)
+{
+	void	*p;
+
+	if ((p = malloc(size == 0 ? 1 : size)) == NULL)
+		fatal("malloc");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size)) == NULL)
+		fatal("calloc");
+	return p;
+}
+
+void *
+xreallocarray(void *old, size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = reallocarray(old, n == 0 ? 1 : n, size == 0 ? 1 : size))
+	    == NULL)
+		fatal("reallocarray");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("strdup");
+	return p;
+}
+
+/* Parses "addr" or "addr/bits" for IPv4 and IPv6; 0 or -1. */
+int
+cidr_parse(const char *s, struct cidr *c)
+{
+	char		 buf[INET6_ADDRSTRLEN + 8], *slash;
+	const char	*errstr;
+	unsigned int	 max;
+
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, buf, c->cidr_addr) == 1) {
+		c->cidr_family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c->cidr_addr) == 1) {
+		c->cidr_family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	c->cidr_bits = max;
+	if (slash != NULL) {
+		c->cidr_bits = (unsigned int)strtonum(slash, 0, max, &errstr);
+		if (errstr != NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+cidr_contains(const struct cidr *c, sa_family_t family, const uint8_t *addr)
+{
+	unsigned int	full, rest;
+	uint8_t		mask;
+
+	if (c->cidr_family != family)
+		return 0;
+	full = c->cidr_bits / 8;
+	rest = c->cidr_bits % 8;
+	if (memcmp(c->cidr_addr, addr, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (uint8_t)(0xff << (8 - rest));
+	return (c->cidr_addr[full] & mask) == (addr[full] & mask);
+}
+
+/* An IPv4-mapped IPv6 address is tested as the IPv4 address it carries. */
+static int
+cidr_match_raw(const struct cidr *list, size_t n, sa_family_t family,
+    const uint8_t *addr)
+{
+	static const uint8_t	mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
+	size_t			i;
+
+	if (family == AF_INET6 && memcmp(addr, mapped, sizeof(mapped)) == 0) {
+		family = AF_INET;
+		addr += 12;
+	}
+	for (i = 0; i < n; i++)
+		if (cidr_contains(&list[i], family, addr))
+			return 1;
+	return 0;
+}
+
+int
+cidr_match(const struct cidr *list, size_t n, const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		return cidr_match_raw(list, n, AF_INET,
+		    (const uint8_t *)&sin->sin_addr);
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		return cidr_match_raw(list, n, AF_INET6,
+		    sin6->sin6_addr.s6_addr);
+	default:
+		return 0;
+	}
+}
+
+/* Matches an address as text ("192.0.2.1", "IPv6:2001:db8::1", "[::1]"). */
+int
+cidr_match_string(const struct cidr *list, size_t n, const char *s)
+{
+	char	buf[INET6_ADDRSTRLEN + 8];
+	uint8_t	addr[16];
+	size_t	len;
+
+	if (strncasecmp(s, "IPv6:", 5) == 0)
+		s += 5;
+	if (*s == '[')
+		s++;
+	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
+		return 0;
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] == ']')
+		buf[len - 1] = '\0';
+	if (inet_pton(AF_INET, buf, addr) == 1)
+		return cidr_match_raw(list, n, AF_INET, addr);
+	if (inet_pton(AF_INET6, buf, addr) == 1)
+		return cidr_match_raw(list, n, AF_INET6, addr);
+	return 0;
+}
+
+int
+set_nonblock(int fd)
+{
+	int	flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int
+set_cloexec(int fd)
+{
+	int	flags;
+
+	if ((flags = fcntl(fd, F_GETFD)) == -1)
+		return -1;
+	return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+long long
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+action_name(enum action a)
+{
+	if ((unsigned int)a >= ACTION_MAX)
+		return "unknown";
+	return action_names[a];
+}
+
+int
+action_parse(const char *s, enum action *a)
+{
+	int	i;
+
+	for (i = 0; i < ACTION_MAX; i++)
+		if (strcasecmp(s, action_names[i]) == 0) {
+			*a = (enum action)i;
+			return 0;
+		}
+	return -1;
+}

@@ -1,0 +1,287 @@
+/*
+ * End of message: decide (skip lists, rules, limits, errors), turn the
+ * decision into milter replies queued in one buffer and written with one
+ * write, and log one line.  Every message gets an answer here, whatever
+ * happened before.
+ */
+
+#include "phishmilter.h"
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct decision {
+	enum action		 d_action;
+	const struct filter	*d_filter;	/* the decider, or NULL */
+	const char		*d_note;	/* why, when no filter */
+	struct rules_result	 d_rr;
+};
+
+/* Sendmail expands % in replies; a literal one must be doubled. */
+static int
+verdict_escape_percent(char *dst, size_t size, const char *src)
+{
+	size_t	o = 0;
+
+	for (; *src != '\0'; src++) {
+		if (o + 3 > size)
+			return -1;
+		if (*src == '%')
+			dst[o++] = '%';
+		dst[o++] = *src;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+static int
+verdict_replycode(struct session *s, const char *text)
+{
+	char	buf[1024];
+
+	if (verdict_escape_percent(buf, sizeof(buf), text) == -1)
+		return -1;
+	return milter_queue(&s->s_mc, SMFIR_REPLYCODE, buf, strlen(buf) + 1);
+}
+
+/* Index, name and value, as INSHEADER and CHGHEADER carry them. */
+static int
+verdict_queue_header(struct session *s, char cmd, uint32_t idx,
+    const char *name, const char *value)
+{
+	int		 lead = (s->s_protocol & SMFIP_HDR_LEADSPC) != 0;
+	size_t		 nlen = strlen(name) + 1, vlen = strlen(value) + 1;
+	size_t		 off = cmd == SMFIR_ADDHEADER ? 0 : 4;
+	size_t		 total = off + nlen + vlen + (lead ? 1 : 0);
+	unsigned char	*p;
+	int		 rc;
+
+	if ((p = malloc(total)) == NULL)
+		return -1;
+	if (off)
+		milter_put32(p, idx);
+	memcpy(p + off, name, nlen);
+	/* With LEADSPC the MTA inserts no space after the colon. */
+	if (lead)
+		p[off + nlen] = ' ';
+	memcpy(p + off + nlen + (lead ? 1 : 0), value, vlen);
+	rc = milter_queue(&s->s_mc, cmd, p, total);
+	free(p);
+	return rc;
+}
+
+static int
+verdict_add_header(struct session *s, const char *name, const char *value)
+{
+	/* Prepend where the MTA can (v6), as trace headers are. */
+	if (s->s_version >= 6)
+		return verdict_queue_header(s, SMFIR_INSHEADER, 0, name, value);
+	return verdict_queue_header(s, SMFIR_ADDHEADER, 0, name, value);
+}
+
+static const char *
+verdict_subject_prefix(const struct session *s, const struct filter *f)
+{
+	if (f->f_subject_prefix != NULL)
+		return f->f_subject_prefix;
+	return s->s_cf->cf_subject_prefix;
+}
+
+/* Prefixes the first Subject (index 1), or adds one if there is none. */
+static int
+verdict_prefix_subject(struct session *s, const char *prefix)
+{
+	const struct message	*m = &s->s_msg;
+	const struct header	*h = NULL;
+	char			*value;
+	const char		*old = "";
+	size_t			 i, oldlen = 0, len;
+	int			 rc;
+
+	for (i = 0; i < m->m_nhdr && h == NULL; i++)
+		if (m->m_hdr[i].h_namelen == 7 &&
+		    strncasecmp(m->m_buf + m->m_hdr[i].h_name, "Subject", 7)
+		    == 0)
+			h = &m->m_hdr[i];
+	if (h != NULL) {
+		old = m->m_buf + h->h_value;
+		oldlen = h->h_valuelen;
+		while (oldlen > 0 && (*old == ' ' || *old == '\t')) {
+			old++;
+			oldlen--;
+		}
+	}
+	if (oldlen >= strlen(prefix) && strncmp(old, prefix, strlen(prefix))
+	    == 0)
+		return 0;	/* already marked, by us or upstream */
+	len = strlen(prefix) + 1 + oldlen + 1;
+	if ((value = malloc(len)) == NULL)
+		return -1;
+	snprintf(value, len, "%s%s%.*s", prefix,
+	    oldlen > 0 && prefix[strlen(prefix) - 1] != ' ' ? " " : "",
+	    (int)oldlen, old);
+	if (h != NULL)
+		rc = verdict_queue_header(s, SMFIR_CHGHEADER, 1, "Subject",
+		    value);
+	else
+		rc = verdict_queue_header(s, SMFIR_ADDHEADER, 0, "Subject",
+		    value);
+	free(value);
+	return rc;
+}
+
+/* Warning headers and the Subject mark, for mail that is delivered. */
+static int
+verdict_warnings(struct session *s, const struct rules_result *rr)
+{
+	const char	*prefix;
+	char		 value[512];
+	size_t		 i;
+
+	if (rr->rr_nwarn == 0 || !(s->s_actions & SMFIF_ADDHDRS))
+		return 0;
+	for (i = 0; i < rr->rr_nwarn; i++) {
+		snprintf(value, sizeof(value), "%s (matched by phishmilter)",
+		    rr->rr_warn[i]->f_name);
+		if (verdict_add_header(s, s->s_cf->cf_warn_header, value) == -1)
+			return -1;
+	}
+	prefix = verdict_subject_prefix(s, rr->rr_warn[0]);
+	if (*prefix != '\0' && (s->s_actions & SMFIF_CHGHDRS))
+		return verdict_prefix_subject(s, prefix);
+	return 0;
+}
+
+static int
+verdict_final(struct session *s, const struct decision *d)
+{
+	const struct filter	*f = d->d_filter;
+	const char		*name = f != NULL ? f->f_name : d->d_note;
+	char			 text[600];
+
+	switch (d->d_action) {
+	case ACTION_REJECT:
+		if (f != NULL && f->f_reply != NULL)
+			return verdict_replycode(s, f->f_reply);
+		snprintf(text, sizeof(text), "550 5.7.1 Message rejected as "
+		    "phishing (%s)", name);
+		return verdict_replycode(s, text);
+	case ACTION_TEMPFAIL:
+		if (f != NULL && f->f_reply != NULL)
+			return verdict_replycode(s, f->f_reply);
+		snprintf(text, sizeof(text), "451 4.7.1 Message temporarily "
+		    "refused (%s)", name);
+		return verdict_replycode(s, text);
+	case ACTION_DISCARD:
+		return milter_queue(&s->s_mc, SMFIR_DISCARD, NULL, 0);
+	case ACTION_QUARANTINE:
+		snprintf(text, sizeof(text), "%s", f != NULL &&
+		    f->f_reply != NULL ? f->f_reply : name);
+		if ((s->s_actions & SMFIF_QUARANTINE) &&
+		    milter_queue(&s->s_mc, SMFIR_QUARANTINE, text,
+		    strlen(text) + 1) == -1)
+			return -1;
+		/* FALLTHROUGH */
+	default:
+		if (verdict_warnings(s, &d->d_rr) == -1)
+			return -1;
+		return milter_queue(&s->s_mc, SMFIR_ACCEPT, NULL, 0);
+	}
+}
+
+static int
+verdict_skipped(struct session *s, struct decision *d)
+{
+	const struct config	*cf = s->s_cf;
+	const char		*auth;
+
+	if (s->s_addr != NULL && *s->s_addr != '\0' &&
+	    cidr_match_string(cf->cf_skip, cf->cf_nskip, s->s_addr)) {
+		d->d_note = "skip_networks";
+		return 1;
+	}
+	auth = session_macro(s, "auth_authen");
+	if (cf->cf_skip_authenticated && auth != NULL && *auth != '\0') {
+		d->d_note = "skip_authenticated";
+		return 1;
+	}
+	return 0;
+}
+
+static void
+verdict_decide(struct session *s, struct decision *d)
+{
+	const struct config	*cf = s->s_cf;
+	struct target_source	 src = { session_each_value, s };
+
+	memset(d, 0, sizeof(*d));
+	d->d_action = ACTION_ACCEPT;
+	d->d_note = "-";
+	if (verdict_skipped(s, d))
+		return;
+	if (s->s_msg.m_error) {
+		d->d_action = cf->cf_error_action;
+		d->d_note = "internal-error";
+		return;
+	}
+	s->s_rs->rs_deadline = now_ms() + cf->cf_message_timeout * 1000LL;
+	rules_evaluate(s->s_rs, &src, &d->d_rr);
+	if (d->d_rr.rr_timeout) {
+		d->d_action = cf->cf_error_action;
+		d->d_note = "time-budget-exceeded";
+	} else if ((d->d_filter = d->d_rr.rr_decider) != NULL)
+		d->d_action = d->d_filter->f_action;
+	else if (s->s_msg.m_oversize && cf->cf_oversize_action !=
+	    ACTION_ACCEPT) {
+		d->d_action = cf->cf_oversize_action;
+		d->d_note = "oversize";
+	} else if (d->d_rr.rr_nwarn > 0) {
+		d->d_action = ACTION_WARN;
+		d->d_filter = d->d_rr.rr_warn[0];
+	}
+}
+
+static void
+verdict_log(const struct session *s, const struct decision *d, long long ms)
+{
+	char		 from[256], qidbuf[64];
+	const char	*qid = session_macro(s, "i");
+	const char	*from_raw = s->s_msg.m_from != NULL ? s->s_msg.m_from :
+			    "";
+
+	log_escape(from, sizeof(from), from_raw, strlen(from_raw));
+	log_escape(qidbuf, sizeof(qidbuf), qid ? qid : "-",
+	    strlen(qid ? qid : "-"));
+	log_info("%s: qid=%s client=%s from=<%s> rcpts=%zu verdict=%s "
+	    "filter=%s%s%s ms=%lld", s->s_id, qidbuf,
+	    s->s_addr != NULL && *s->s_addr ? s->s_addr : "-", from,
+	    s->s_msg.m_nrcpt, action_name(d->d_action),
+	    d->d_filter != NULL ? d->d_filter->f_name : d->d_note,
+	    s->s_msg.m_oversize ? " oversize" : "",
+	    d->d_rr.rr_limit_hits ? " limit-hit" : "", ms);
+}
+
+/* Answers the end of message; -1 when the answer could not be sent. */
+int
+verdict_eom(struct session *s)
+{
+	struct decision	 d;
+	long long	 t0 = now_ms();
+
+	verdict_decide(s, &d);
+	if (verdict_final(s, &d) == -1) {
+		/* Out of memory building replies: the plainest answer. */
+		log_warnx("%s: cannot build the reply, answering %s",
+		    s->s_id, action_name(s->s_cf->cf_error_action));
+		s->s_mc.mc_wlen = 0;
+		if (milter_queue(&s->s_mc, s->s_cf->cf_error_action ==
+		    ACTION_ACCEPT ? SMFIR_ACCEPT : SMFIR_TEMPFAIL, NULL, 0)
+		    == -1)
+			return -1;
+	}
+	verdict_log(s, &d, now_ms() - t0);
+	return milter_flush(&s->s_mc);
+}

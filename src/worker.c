@@ -1,0 +1,165 @@
+/*
+ * A worker: compiles the rules itself, drops privileges, then accepts
+ * one MTA connection at a time and serves it to the end.  It tells the
+ * parent when it is busy and idle through the shared status pipe, and
+ * retires after max_requests connections, on SIGHUP (finish the
+ * connection in hand: a reload or a pool trim) or on SIGTERM (finish the
+ * message in hand: shutdown).
+ */
+
+#include "phishmilter.h"
+
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+
+static volatile sig_atomic_t	worker_shutdown;	/* TERM, INT */
+static volatile sig_atomic_t	worker_retire;		/* HUP */
+
+static void
+worker_signal(int sig)
+{
+	if (sig == SIGHUP)
+		worker_retire = 1;
+	else
+		worker_shutdown = 1;
+}
+
+static void
+worker_signals(void)
+{
+	struct sigaction	sa;
+	sigset_t		set;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a signal must interrupt poll() and accept(). */
+	sa.sa_handler = worker_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+static void
+worker_status(int fd, enum child_state state)
+{
+	struct status_record	sr = { getpid(), state };
+
+	/* One record, one write: atomic on a pipe (< PIPE_BUF). */
+	while (write(fd, &sr, sizeof(sr)) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Waits for a connection on any listener; -1 when asked to stop.  The
+ * stop signals are blocked except inside ppoll(), so one that arrives
+ * between the test of the flags and the wait cannot be missed.
+ */
+static int
+worker_accept(const struct worker_fds *fds, struct sockaddr_storage *ss)
+{
+	struct pollfd	pfd[PM_MAXLISTEN];
+	sigset_t	block, old;
+	socklen_t	len;
+	size_t		i;
+	int		fd = -1, n;
+
+	for (i = 0; i < fds->wf_nlisten; i++) {
+		pfd[i].fd = fds->wf_listen[i].l_fd;
+		pfd[i].events = POLLIN;
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	while (fd == -1 && !worker_shutdown && !worker_retire) {
+		if ((n = ppoll(pfd, fds->wf_nlisten, NULL, &old)) == -1) {
+			if (errno != EINTR)
+				fatal("poll");
+			continue;
+		}
+		for (i = 0; i < fds->wf_nlisten && fd == -1; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			len = sizeof(*ss);
+			/* Idle siblings race for it; losers see EAGAIN. */
+			fd = accept4(pfd[i].fd, (struct sockaddr *)ss, &len,
+			    SOCK_CLOEXEC);
+			if (fd == -1 && errno != EAGAIN &&
+			    errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept");
+		}
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return fd;
+}
+
+static void
+worker_serve(struct config *cf, struct ruleset *rs, int fd,
+    const struct sockaddr_storage *ss)
+{
+	struct session	*s;
+	int		 on = 1;
+
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if ((s = session_new(cf, rs, fd)) == NULL) {
+		log_warn("session");
+		return;
+	}
+	(void)session_serve(s, &worker_shutdown);
+	session_free(s);
+}
+
+void
+worker_main(struct config *cf, const struct worker_fds *fds,
+    unsigned int generation)
+{
+	struct ruleset		rs;
+	struct sockaddr_storage	ss;
+	int			fd, served = 0;
+
+	log_set_procname("worker");
+#if defined(HAVE_PRCTL) && defined(PR_SET_NAME)
+	(void)prctl(PR_SET_NAME, "phishmilter-wk");
+#endif
+	worker_signals();
+	if (rules_compile(&rs, cf) == -1)
+		fatalx("cannot compile the rules");
+	privsep_drop(cf, "worker");
+	worker_status(fds->wf_status, CHILD_READY);
+	log_debug("ready, generation %u, %zu filters", generation,
+	    cf->cf_nfilters);
+	while (served < cf->cf_max_requests && !worker_shutdown &&
+	    !worker_retire) {
+		if ((fd = worker_accept(fds, &ss)) == -1)
+			break;
+		worker_status(fds->wf_status, CHILD_BUSY);
+		worker_serve(cf, &rs, fd, &ss);
+		close(fd);
+		served++;
+		if (served < cf->cf_max_requests)
+			worker_status(fds->wf_status, CHILD_IDLE);
+	}
+	log_debug("exiting after %d connections", served);
+	rules_free(&rs);
+	exit(0);
+}
