@@ -106,6 +106,11 @@ listen_unix_stale(const struct sockaddr_un *sun, const char *spec)
 		log_warnx("listen %s: another process answers on it", spec);
 		return -1;
 	}
+	/* Only a refused connection proves nobody listens. */
+	if (errno != ECONNREFUSED) {
+		log_warn("listen %s: cannot tell whether it is in use", spec);
+		return -1;
+	}
 	return unlink(sun->sun_path);
 }
 

@@ -6,6 +6,11 @@
 #ifndef PHISHMILTER_H
 #define PHISHMILTER_H
 
+/* First, so that _GNU_SOURCE and friends reach every system header. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include <sys/types.h>
 #include <sys/socket.h>
 
