@@ -153,3 +153,155 @@ Date: Sun, 22 Nov 2026 10:00:00 +0000
 Hello.
 EOF
 }
+
+# --- Process tests (proc/, e2e/): polling, log reading, held connections.
+
+# wait_until SECONDS COMMAND...: runs COMMAND every 0.1 s until it
+# succeeds; returns 1 if it never did within SECONDS.
+wait_until() {
+	local n=$(($1 * 10)) i=0
+	shift
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -ge $n ] && return 1
+		sleep 0.1
+	done
+}
+
+# log_count REGEX: how many lines of $WORK/log match (extended regex).
+log_count() {
+	grep -Ec -- "$1" "$WORK/log" 2>/dev/null || true
+}
+
+# log_has REGEX [FROM]: a line of $WORK/log from line FROM on matches.
+log_has() {
+	tail -n +"${2:-1}" "$WORK/log" 2>/dev/null | grep -Eq -- "$1"
+}
+
+# log_lines: the current length of $WORK/log, for log_has's FROM.
+log_lines() {
+	echo $(($(wc -l <"$WORK/log" 2>/dev/null || echo 0) + 1))
+}
+
+# pm_pool_state: sends SIGUSR1 and prints the counters line the parent
+# logs ("generation G: N workers (I idle, S starting), ...").
+pm_pool_state() {
+	local from
+	from=$(log_lines)
+	kill -USR1 "$PM_PID" 2>/dev/null || return 1
+	wait_until 5 log_has 'parent: generation [0-9]+: [0-9]+ workers' \
+	    "$from" || return 1
+	tail -n +"$from" "$WORK/log" |
+	    grep -E 'parent: generation [0-9]+: [0-9]+ workers' | tail -1
+}
+
+# pm_idle: the number of idle workers of the current generation.
+pm_idle() {
+	pm_pool_state | sed -nE 's/.*workers \(([0-9]+) idle.*/\1/p'
+}
+
+# pm_wait_idle N: until at least N workers are idle (10 s at most).
+pm_wait_idle() {
+	local i=0 n
+	while :; do
+		n=$(pm_idle)
+		[ "${n:-0}" -ge "$1" ] && return 0
+		i=$((i + 1))
+		[ $i -gt 50 ] && return 1
+		sleep 0.2
+	done
+}
+
+# mt_hold NAME SUBJECT [FROM]: a miltertest run in the background that
+# opens a connection to $MT_SOCK (default: the test daemon's port),
+# sends a message up to its headers, creates $WORK/NAME.ready, waits for
+# $WORK/NAME.go (mt_go), then ends the message and prints
+# "verdict=accept|replycode|reject|tempfail|..." to $WORK/NAME.out.
+# The connection stays open, mid-message, between the two.
+mt_hold() {
+	[ -f "$WORK/hold.lua" ] || mt_hold_script >"$WORK/hold.lua"
+	rm -f "$WORK/$1.ready" "$WORK/$1.go" "$WORK/$1.out"
+	"$MILTERTEST" -D SOCK="${MT_SOCK:-inet:$PM_PORT@127.0.0.1}" \
+	    -D SUBJECT="$2" -D FROM="${3:-Alice <alice@example.org>}" \
+	    -D QID="Q$1" -D READY="$WORK/$1.ready" -D GO="$WORK/$1.go" \
+	    -s "$WORK/hold.lua" >"$WORK/$1.out" 2>&1 &
+	echo $! >"$WORK/$1.mtpid"
+}
+
+# mt_ready NAME: until that connection is mid-message (10 s at most).
+mt_ready() {
+	wait_until 10 test -e "$WORK/$1.ready"
+}
+
+# mt_go NAME: lets that connection end its message.
+mt_go() {
+	: >"$WORK/$1.go"
+}
+
+# mt_verdict NAME: waits for that miltertest and prints its verdict
+# ("verdict=..."), or its error.
+mt_verdict() {
+	wait "$(cat "$WORK/$1.mtpid")" 2>/dev/null
+	cat "$WORK/$1.out"
+}
+
+mt_hold_script() {
+	cat <<'EOF'
+-- Written by lib.sh's mt_hold: one message, held open mid-message.
+local function touch(p) local f = assert(io.open(p, "w")); f:close() end
+local function exists(p)
+	local f = io.open(p, "r")
+	if f then f:close() return true end
+	return false
+end
+local names = {}
+names[SMFIR_ACCEPT] = "accept"; names[SMFIR_REJECT] = "reject"
+names[SMFIR_TEMPFAIL] = "tempfail"; names[SMFIR_DISCARD] = "discard"
+names[SMFIR_REPLYCODE] = "replycode"; names[SMFIR_CONTINUE] = "continue"
+local function check(e) if e ~= nil then error(e) end end
+local function main()
+	local conn = mt.connect(SOCK, 50, 0.1)
+	if conn == nil then error("cannot connect to " .. SOCK) end
+	check(mt.negotiate(conn, nil, nil, nil))
+	if not mt.test_option(conn, SMFIP_NOCONNECT) then
+		check(mt.conninfo(conn, "client.example", "192.0.2.1"))
+	end
+	check(mt.macro(conn, SMFIC_MAIL, "i", QID))
+	check(mt.mailfrom(conn, "<sender@example.org>"))
+	if not mt.test_option(conn, SMFIP_NORCPT) then
+		check(mt.rcptto(conn, "<rcpt@example.net>"))
+	end
+	if not mt.test_option(conn, SMFIP_NOHDRS) then
+		check(mt.header(conn, "From", FROM))
+		check(mt.header(conn, "To", "<rcpt@example.net>"))
+		check(mt.header(conn, "Subject", SUBJECT))
+	end
+	touch(READY)
+	local waited = 0
+	while not exists(GO) do
+		os.execute("sleep 0.1")
+		waited = waited + 1
+		if waited > 600 then error("no go after 60 s") end
+	end
+	if not mt.test_option(conn, SMFIP_NOEOH) then check(mt.eoh(conn)) end
+	if not mt.test_option(conn, SMFIP_NOBODY) then
+		check(mt.bodystring(conn, "Hello.\r\n"))
+	end
+	check(mt.eom(conn))
+	local r = mt.getreply(conn)
+	print("verdict=" .. (names[r] or tostring(r)))
+	mt.disconnect(conn)
+end
+local good, err = xpcall(main, debug.traceback)
+if not good then print("error: " .. tostring(err)); os.exit(1) end
+EOF
+}
+
+# mt_cleanup: ends the miltertest runs mt_hold started that still run.
+mt_cleanup() {
+	local f
+	for f in "$WORK"/*.mtpid; do
+		[ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+	done
+	return 0
+}

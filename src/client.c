@@ -215,6 +215,7 @@ static int	 connect_timed(const struct addrinfo *, int, const char **);
 static int	 client_connect(const char *, int, const char **);
 static int	 header_next(const char *, size_t, size_t *, struct header *);
 static char	*address_of(const char *, size_t);
+static size_t	 mbox_skip(const char *, size_t);
 static int	 message_load(struct message *, const char *, const char **);
 static void	 message_free(struct message *);
 static int	 session_fail(struct session *, const char *, ...)
@@ -224,6 +225,7 @@ static void	 session_trace(struct session *, int, char, const void *,
 static int	 session_queue(struct session *, char, const void *, size_t);
 static int	 session_flush(struct session *);
 static int	 macros_queue(struct session *, enum stage);
+static const char *cmd_show(char, char [8]);
 static int	 reply_code(struct session *, const struct milter_packet *,
 		    struct verdict *);
 static int	 reply_string(struct session *, const char **, size_t *,
@@ -239,6 +241,7 @@ static uint32_t	 proto_offer(uint32_t);
 static int	 session_symlists(struct session *, const char *, size_t);
 static int	 session_negotiate(struct session *);
 static int	 session_connect_step(struct session *);
+static void	 session_conn_macros(struct session *);
 static int	 session_open(struct session *, const struct options *);
 static void	 session_close(struct session *);
 static int	 send_header(struct session *, const struct header *,
@@ -259,10 +262,12 @@ static int	 client_file(const struct options *, const char *);
 static void	 files_add(char ***, size_t *, char *);
 static int	 files_dir(const char *, char ***, size_t *);
 static int	 name_cmp(const void *, const void *);
+static int	 files_collect(int, char *[], char ***, size_t *);
 static char	*angle(const char *);
 static char	*unangle(const char *);
 static int	 number(const char *, int, int, int *);
 static void	 options_macro(struct options *, const char *);
+static void	 options_check(struct options *, const char *);
 static void	 options_free(struct options *);
 static void	 usage(void) __attribute__((__noreturn__));
 
@@ -656,6 +661,25 @@ address_of(const char *v, size_t len)
 }
 
 /*
+ * The length of an mbox "From " separator line, which no MTA would
+ * receive; "From : x" is an (obsolete) header, not a separator.
+ */
+static size_t
+mbox_skip(const char *buf, size_t len)
+{
+	const char	*p = buf + 5, *nl;
+
+	if (len < 5 || memcmp(buf, "From ", 5) != 0)
+		return (0);
+	while (p < buf + len && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p < buf + len && *p == ':')
+		return (0);
+	nl = memchr(buf, '\n', len);
+	return (nl != NULL ? (size_t)(nl - buf) + 1 : len);
+}
+
+/*
  * Reads a whole message.  Files with CR-only line ends get LF ones, so
  * that LF, CRLF and CR files all parse the same.
  */
@@ -706,13 +730,7 @@ message_load(struct message *msg, const char *path, const char **errstr)
 		for (off = 0; off < msg->msg_len; off++)
 			if (msg->msg_data[off] == '\r')
 				msg->msg_data[off] = '\n';
-	/* An mbox separator is no header; no MTA would receive it. */
-	if (msg->msg_len > 5 && memcmp(msg->msg_data, "From ", 5) == 0) {
-		char *nl = memchr(msg->msg_data, '\n', msg->msg_len);
-
-		msg->msg_start = nl != NULL ? (size_t)(nl - msg->msg_data) + 1 :
-		    msg->msg_len;
-	}
+	msg->msg_start = mbox_skip(msg->msg_data, msg->msg_len);
 	off = msg->msg_start;
 	while (msg->msg_sender == NULL &&
 	    header_next(msg->msg_data, msg->msg_len, &off, &h))
@@ -825,6 +843,19 @@ macros_queue(struct session *s, enum stage st)
 	return (session_queue(s, SMFIC_MACRO, sb->sb_buf, sb->sb_len));
 }
 
+/* A command byte for a message: 'c', or \xHH when not printable. */
+static const char *
+cmd_show(char cmd, char buf[8])
+{
+	unsigned char	 c = (unsigned char)cmd;
+
+	if (c > ' ' && c < 0x7f)
+		(void)snprintf(buf, 8, "'%c'", c);
+	else
+		(void)snprintf(buf, 8, "\\x%02x", c);
+	return (buf);
+}
+
 /* SMFIR_REPLYCODE: "4xx ..." is a tempfail, "5xx ..." a reject. */
 static int
 reply_code(struct session *s, const struct milter_packet *mp,
@@ -917,13 +948,14 @@ reply_modify(struct session *s, const struct milter_packet *mp,
 	};
 	const char	*p = mp->mp_data, *arg;
 	size_t		 i, len = mp->mp_len;
+	char		 buf[8];
 
 	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++)
 		if (mods[i].cmd == mp->mp_cmd)
 			break;
 	if (i == sizeof(mods) / sizeof(mods[0]))
-		return (session_fail(s, "unexpected reply '%c' at eom",
-		    mp->mp_cmd));
+		return (session_fail(s, "unexpected reply %s at eom",
+		    cmd_show(mp->mp_cmd, buf)));
 	if ((s->s_actions & mods[i].action) == 0)
 		return (session_fail(s, "%s without its action negotiated",
 		    milter_command_name(mp->mp_cmd)));
@@ -959,6 +991,7 @@ static int
 reply_read(struct session *s, char cmd, struct verdict *v)
 {
 	struct milter_packet	 mp;
+	char			 buf[8];
 	int			 r;
 
 	for (;;) {
@@ -1001,8 +1034,9 @@ reply_read(struct session *s, char cmd, struct verdict *v)
 			return (STEP_SKIP);
 		}
 		if (cmd != SMFIC_BODYEOB)
-			return (session_fail(s, "unexpected reply '%c' to %s",
-			    mp.mp_cmd, milter_command_name(cmd)));
+			return (session_fail(s, "unexpected reply %s to %s",
+			    cmd_show(mp.mp_cmd, buf),
+			    milter_command_name(cmd)));
 		if ((r = reply_modify(s, &mp, v)) != STEP_CONTINUE)
 			return (r);
 	}
@@ -1024,8 +1058,9 @@ session_step(struct session *s, enum stage st, char cmd, uint32_t off,
 	if (session_queue(s, cmd, data, len) == -1)
 		return (STEP_ERROR);
 	if (s->s_protocol & noreply) {
-		if (s->s_mc.mc_wlen >= CLIENT_FLUSH_AT)
-			return (session_flush(s));
+		if (s->s_mc.mc_wlen >= CLIENT_FLUSH_AT &&
+		    session_flush(s) == -1)
+			return (STEP_ERROR);
 		return (STEP_CONTINUE);
 	}
 	if (session_flush(s) == -1)
@@ -1138,36 +1173,52 @@ session_connect_step(struct session *s)
 	    SMFIP_NR_HELO, o->o_helo, strlen(o->o_helo) + 1, &s->s_conn));
 }
 
+/* The connection's macros, as Postfix defines them. */
+static void
+session_conn_macros(struct session *s)
+{
+	const struct options	*o = s->s_opt;
+	const char		*name = o->o_name != NULL ? o->o_name :
+				    "unknown";
+	char			 host[256], port[16];
+	struct strbuf		 us;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		(void)snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	(void)snprintf(port, sizeof(port), "%d", CLIENT_PORT);
+	macro_set(&s->s_macros, "j", host);
+	macro_set(&s->s_macros, "{daemon_name}", "phishmilter-client");
+	macro_set(&s->s_macros, "v", CLIENT_VERSION);
+	memset(&us, 0, sizeof(us));
+	sb_addstr(&us, name);
+	sb_addstr(&us, " [");
+	sb_addstr(&us, o->o_addr);
+	sb_addstr(&us, "]");
+	macro_set(&s->s_macros, "_", us.sb_buf);
+	sb_free(&us);
+	macro_set(&s->s_macros, "{client_addr}", o->o_addr);
+	macro_set(&s->s_macros, "{client_name}", name);
+	macro_set(&s->s_macros, "{client_port}", port);
+}
+
 /* Connects, negotiates and sends CONNECT and HELO. */
 static int
 session_open(struct session *s, const struct options *o)
 {
-	char	 host[256], port[16], underscore[300];
+	const char	*errstr;
 
 	memset(s, 0, sizeof(*s));
 	s->s_opt = o;
-	s->s_fd = client_connect(o->o_socket, o->o_timeout, &s->s_error);
-	if (s->s_fd == -1)
-		return (-1);
+	if ((s->s_fd = client_connect(o->o_socket, o->o_timeout,
+	    &errstr)) == -1)
+		return (session_fail(s, "connect: %s", errstr));
 	if (milter_conn_init(&s->s_mc, s->s_fd, o->o_timeout,
 	    MILTER_MAX_PACKET) == -1)
 		err(2, "milter_conn_init");
 	if (session_negotiate(s) == -1)
 		return (-1);
-	if (gethostname(host, sizeof(host)) == -1)
-		(void)snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	(void)snprintf(port, sizeof(port), "%d", CLIENT_PORT);
-	(void)snprintf(underscore, sizeof(underscore), "%s [%s]",
-	    o->o_name != NULL ? o->o_name : "unknown", o->o_addr);
-	macro_set(&s->s_macros, "j", host);
-	macro_set(&s->s_macros, "{daemon_name}", "phishmilter-client");
-	macro_set(&s->s_macros, "v", CLIENT_VERSION);
-	macro_set(&s->s_macros, "_", underscore);
-	macro_set(&s->s_macros, "{client_addr}", o->o_addr);
-	macro_set(&s->s_macros, "{client_name}",
-	    o->o_name != NULL ? o->o_name : "unknown");
-	macro_set(&s->s_macros, "{client_port}", port);
+	session_conn_macros(s);
 	return (session_connect_step(s) == STEP_ERROR ? -1 : 0);
 }
 
@@ -1479,6 +1530,26 @@ files_dir(const char *dir, char ***files, size_t *n)
 	return (0);
 }
 
+/* The files named, directories expanded; returns how many were bad. */
+static int
+files_collect(int argc, char *argv[], char ***files, size_t *n)
+{
+	struct stat	 st;
+	int		 i, errors = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (files_dir(argv[i], files, n) == -1) {
+				printf("%s: error %s\n", argv[i],
+				    strerror(errno));
+				errors++;
+			}
+		} else
+			files_add(files, n, xstrdup(argv[i]));
+	}
+	return (errors);
+}
+
 /* An address in angle brackets, as MAIL and RCPT carry it. */
 static char *
 angle(const char *addr)
@@ -1529,6 +1600,40 @@ options_macro(struct options *o, const char *arg)
 	macro_set(&o->o_macros, name, eq + 1);
 }
 
+/* Checks what getopt left to check, and fills in the defaults. */
+static void
+options_check(struct options *o, const char *helo)
+{
+	struct in6_addr	 a6;
+	char		*host, *port;
+	int		 family;
+
+	if (parse_endpoint(o->o_socket, &family, &host, &port) == -1) {
+		warnx("bad socket: %s", o->o_socket);
+		usage();
+	}
+	free(host);
+	free(port);
+	if (inet_pton(AF_INET, o->o_addr, &a6) == 1)
+		o->o_family = SMFIA_INET;
+	else if (inet_pton(AF_INET6, o->o_addr, &a6) == 1)
+		o->o_family = SMFIA_INET6;
+	else {
+		warnx("bad client address: %s", o->o_addr);
+		usage();
+	}
+	if (helo != NULL)
+		o->o_helo = xstrdup(helo);
+	else if (o->o_name != NULL)
+		o->o_helo = xstrdup(o->o_name);
+	else
+		o->o_helo = concat("[", o->o_addr, "]");
+	if (o->o_nrcpts == 0) {
+		o->o_rcpts = xrealloc(NULL, sizeof(*o->o_rcpts));
+		o->o_rcpts[o->o_nrcpts++] = xstrdup(CLIENT_RCPT);
+	}
+}
+
 static void
 options_free(struct options *o)
 {
@@ -1557,10 +1662,9 @@ int
 main(int argc, char *argv[])
 {
 	struct options	 o;
-	struct in6_addr	 a6;
-	char		**files = NULL, *helo = NULL, *host, *port;
+	char		**files = NULL, *helo = NULL;
 	size_t		 nfiles = 0, i;
-	int		 ch, n, errors = 0;
+	int		 ch, n, errors;
 
 	memset(&o, 0, sizeof(o));
 	o.o_socket = CLIENT_SOCKET;
@@ -1617,46 +1721,12 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc == 0)
 		usage();
-	if (parse_endpoint(o.o_socket, &n, &host, &port) == -1) {
-		warnx("bad socket: %s", o.o_socket);
-		usage();
-	}
-	free(host);
-	free(port);
-	if (inet_pton(AF_INET, o.o_addr, &a6) == 1)
-		o.o_family = SMFIA_INET;
-	else if (inet_pton(AF_INET6, o.o_addr, &a6) == 1)
-		o.o_family = SMFIA_INET6;
-	else {
-		warnx("bad client address: %s", o.o_addr);
-		usage();
-	}
-	if (helo != NULL)
-		o.o_helo = xstrdup(helo);
-	else if (o.o_name != NULL)
-		o.o_helo = xstrdup(o.o_name);
-	else
-		o.o_helo = concat("[", o.o_addr, "]");
-	if (o.o_nrcpts == 0) {
-		o.o_rcpts = xrealloc(NULL, sizeof(*o.o_rcpts));
-		o.o_rcpts[o.o_nrcpts++] = xstrdup(CLIENT_RCPT);
-	}
+	options_check(&o, helo);
 	/* A filter that hangs up must not kill us mid-write. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(2, "signal");
 
-	for (i = 0; i < (size_t)argc; i++) {
-		struct stat	 st;
-
-		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (files_dir(argv[i], &files, &nfiles) == -1) {
-				printf("%s: error %s\n", argv[i],
-				    strerror(errno));
-				errors++;
-			}
-		} else
-			files_add(&files, &nfiles, xstrdup(argv[i]));
-	}
+	errors = files_collect(argc, argv, &files, &nfiles);
 	for (i = 0; i < nfiles; i++) {
 		if (client_file(&o, files[i]) == -1)
 			errors++;

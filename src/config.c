@@ -7,7 +7,7 @@
  *
  * Two libconfuse 3.3 defects are worked around by handing it each file
  * with its comments already blanked out: a comment inside a list is a
- * syntax error there, and every comment line is counted twice, which
+ * syntax error there, and each comment adds to the line count, which
  * makes all later line numbers wrong.  include() is ours as well: it
  * globs, and it parses each file completely before the next one, so
  * filters keep the order of the sorted file names.
@@ -122,7 +122,6 @@ static void	conf_error(cfg_t *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
 static void	conf_errorx(const char *, int, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
-static int	conf_parse_buf(cfg_t *, const char *, char *, size_t);
 static int	conf_parse_number(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_parse_size(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_parse_mode(cfg_t *, cfg_opt_t *, const char *, void *);
@@ -213,7 +212,7 @@ conf_filename(cfg_t *cfg)
 static void
 conf_errorx(const char *file, int line, const char *fmt, ...)
 {
-	char	msg[1024];
+	char	msg[2048];
 	va_list	ap;
 
 	va_start(ap, fmt);
@@ -264,7 +263,7 @@ conf_duplicate(cfg_t *cfg, const char *fmt, va_list ap)
 static void
 conf_verror(cfg_t *cfg, const char *fmt, va_list ap)
 {
-	char	 msg[1024];
+	char	 msg[2048];
 	char	 where[256] = "";
 
 	if (conf_duplicate(cfg, fmt, ap))
@@ -611,7 +610,8 @@ conf_macro_name(const char *s, size_t len)
 	if (len == 0)
 		return NULL;
 	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("_-.", s[i]) == NULL)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("_-.", s[i]) == NULL)
 			return NULL;
 	name = xmalloc(len + 1);
 	memcpy(name, s, len);
@@ -1081,7 +1081,7 @@ conf_parse_buf(cfg_t *cfg, const char *path, char *buf, size_t len)
 {
 	const char	*why;
 	char		*saved_file = cfg->filename;
-	int		 saved_line = cfg->line, line, rv = CFG_SUCCESS;
+	int		 saved_line = cfg->line, line, rv;
 	FILE		*fp;
 
 	if ((len = conf_strip(buf, len, &why, &line)) == 0) {

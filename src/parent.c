@@ -51,6 +51,7 @@ struct parent {
 	unsigned char	 p_statbuf[sizeof(struct status_record) * 64];
 	size_t		 p_statlen;
 	int		 p_pidfd;
+	int		 p_verbose;	/* -v: debug whatever the file says */
 	long long	 p_throttle_until;
 	long long	 p_throttle_ms;
 	unsigned long	 p_spawned;
@@ -390,7 +391,7 @@ parent_reload(struct parent *p)
 	}
 	config_free(p->p_cf);
 	p->p_cf = cf;
-	log_set_level(cf->cf_log_level);
+	log_set_level(p->p_verbose ? LOG_DEBUG : cf->cf_log_level);
 	if (log_open_file(cf->cf_log_file) == -1)
 		log_warn("open %s", cf->cf_log_file);
 	p->p_gen++;
@@ -563,6 +564,7 @@ parent_main(const char *conffile, int foreground, int verbose)
 	memset(&p, 0, sizeof(p));
 	p.p_conffile = conffile;
 	p.p_pidfd = -1;
+	p.p_verbose = verbose;
 	log_init(1, verbose ? LOG_DEBUG : LOG_INFO, NULL);
 	if ((p.p_cf = config_load(conffile)) == NULL)
 		return 1;

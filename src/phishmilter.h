@@ -75,7 +75,7 @@ enum target {
 /* One "target:regex" of a filter. */
 struct cond {
 	enum target	 c_target;
-	char		*c_name;	/* header/macro name, lower case */
+	char		*c_name;	/* header name (lower case), macro name */
 	char		*c_pattern;	/* the regex as PCRE2 sees it */
 	int		 c_negate;
 	pcre2_code	*c_re;		/* set by rules_compile() */
@@ -244,6 +244,7 @@ int		 cidr_match_string(const struct cidr *, size_t, const char *);
 int		 set_nonblock(int);
 int		 set_cloexec(int);
 long long	 now_ms(void);
+long long	 now_us(void);
 const char	*action_name(enum action);
 int		 action_parse(const char *, enum action *);
 

@@ -161,7 +161,7 @@ session_optneg(struct session *s, const char *data, size_t len)
 
 	if (milter_optneg_decode(data, len, &version, &actions,
 	    &protocol) == -1 || version < MILTER_VERSION_MIN) {
-		log_warnx("%s: bad option negotiation (version %u)", s->s_id,
+		log_warnx("%s: bad option negotiation (version %u)", session_tag(s),
 		    len >= 4 ? milter_get32(data) : 0);
 		return SESSION_CLOSE;
 	}
@@ -214,7 +214,7 @@ session_connect(struct session *s, const char *data, size_t len)
 	free(s->s_helo);
 	s->s_hostname = s->s_addr = s->s_helo = NULL;
 	if ((host = milter_next_string(&data, &len)) == NULL || len < 1) {
-		log_warnx("%s: malformed connect packet", s->s_id);
+		log_warnx("%s: malformed connect packet", session_tag(s));
 		return SESSION_CLOSE;
 	}
 	s->s_family = data[0];
@@ -225,7 +225,7 @@ session_connect(struct session *s, const char *data, size_t len)
 		if (len < 2 ||
 		    (data += 2, len -= 2,
 		    (addr = milter_next_string(&data, &len)) == NULL)) {
-			log_warnx("%s: malformed connect address", s->s_id);
+			log_warnx("%s: malformed connect address", session_tag(s));
 			return SESSION_CLOSE;
 		}
 	}
@@ -242,7 +242,7 @@ session_helo(struct session *s, const char *data, size_t len)
 	const char	*helo;
 
 	if ((helo = milter_next_string(&data, &len)) == NULL) {
-		log_warnx("%s: malformed helo packet", s->s_id);
+		log_warnx("%s: malformed helo packet", session_tag(s));
 		return SESSION_CLOSE;
 	}
 	free(s->s_helo);
@@ -269,7 +269,7 @@ session_first_arg(struct session *s, const char *data, size_t len,
 	const char	*arg;
 
 	if ((arg = milter_next_string(&data, &len)) == NULL)
-		log_warnx("%s: malformed %s packet", s->s_id, what);
+		log_warnx("%s: malformed %s packet", session_tag(s), what);
 	return arg;
 }
 
@@ -387,7 +387,7 @@ session_header(struct session *s, const char *data, size_t len)
 
 	if ((name = milter_next_string(&data, &len)) == NULL ||
 	    (value = milter_next_string(&data, &len)) == NULL) {
-		log_warnx("%s: malformed header packet", s->s_id);
+		log_warnx("%s: malformed header packet", session_tag(s));
 		return SESSION_CLOSE;
 	}
 	vlen = strlen(value);
@@ -463,7 +463,7 @@ session_macro_cmd(struct session *s, const char *data, size_t len)
 	enum macro_stage	 st;
 
 	if (len < 1 || (st = session_macro_stage(data[0])) == STAGE_MAX) {
-		log_warnx("%s: macros for unknown step ignored", s->s_id);
+		log_warnx("%s: macros for unknown step ignored", session_tag(s));
 		return 0;
 	}
 	ms = &s->s_macros[st];
@@ -504,6 +504,24 @@ session_macro_name_eq(const char *a, const char *want, size_t wantlen)
 		alen -= 2;
 	}
 	return alen == wantlen && memcmp(a, want, wantlen) == 0;
+}
+
+/*
+ * What every log line about the connection starts with: the session id
+ * and, once the MTA has sent it, the queue id, so that lines can be
+ * matched with the MTA's own.
+ */
+const char *
+session_tag(struct session *s)
+{
+	const char	*qid = session_macro(s, "i");
+	char		 esc[64];
+
+	if (qid == NULL || *qid == '\0')
+		return s->s_id;
+	log_escape(esc, sizeof(esc), qid, strlen(qid));
+	snprintf(s->s_tag, sizeof(s->s_tag), "%s %s", s->s_id, esc);
+	return s->s_tag;
 }
 
 /* The newest value of a macro: message stages first, then connection. */
@@ -622,13 +640,13 @@ session_dispatch(struct session *s, const struct milter_packet *p)
 		return SESSION_CLOSE;
 	if ((c = session_command(p->mp_cmd)) == NULL) {
 		/* A newer MTA's command: ignoring it beats dropping mail. */
-		log_warnx("%s: unknown command 0x%02x ignored", s->s_id,
+		log_warnx("%s: unknown command 0x%02x ignored", session_tag(s),
 		    (unsigned char)p->mp_cmd);
 		return 0;
 	}
 	if (c->cmd != SMFIC_OPTNEG && c->cmd != SMFIC_MACRO &&
 	    !s->s_negotiated) {
-		log_warnx("%s: %s before option negotiation", s->s_id,
+		log_warnx("%s: %s before option negotiation", session_tag(s),
 		    milter_command_name(c->cmd));
 		return SESSION_CLOSE;
 	}
@@ -660,7 +678,7 @@ session_serve(struct session *s, volatile sig_atomic_t *stop)
 			return 0;
 		if (rc == MILTER_ERROR) {
 			if (!(*stop && !s->s_msg.m_active))
-				log_warnx("%s: connection closed: %s", s->s_id,
+				log_warnx("%s: connection closed: %s", session_tag(s),
 				    s->s_mc.mc_error);
 			return -1;
 		}

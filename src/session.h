@@ -60,6 +60,7 @@ struct session {
 	struct ruleset		*s_rs;
 	struct milter_conn	 s_mc;
 	char			 s_id[24];
+	char			 s_tag[96];	/* s_id and the queue id */
 	uint32_t		 s_version;	/* negotiated */
 	uint32_t		 s_actions;
 	uint32_t		 s_protocol;
@@ -74,6 +75,7 @@ struct session {
 };
 
 /* session.c */
+const char	*session_tag(struct session *);
 const char	*session_macro(const struct session *, const char *);
 int		 session_each_value(void *, const struct cond *, value_fn,
 		    void *);

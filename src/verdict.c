@@ -244,24 +244,23 @@ verdict_decide(struct session *s, struct decision *d)
 	}
 }
 
+/* One line per message: who, what was decided, by which filter, how fast. */
 static void
-verdict_log(const struct session *s, const struct decision *d, long long ms)
+verdict_log(struct session *s, const struct decision *d, long long us)
 {
-	char		 from[256], qidbuf[64];
-	const char	*qid = session_macro(s, "i");
-	const char	*from_raw = s->s_msg.m_from != NULL ? s->s_msg.m_from :
-			    "";
+	const struct message	*m = &s->s_msg;
+	char			 from[256];
+	const char		*raw = m->m_from != NULL ? m->m_from : "";
 
-	log_escape(from, sizeof(from), from_raw, strlen(from_raw));
-	log_escape(qidbuf, sizeof(qidbuf), qid ? qid : "-",
-	    strlen(qid ? qid : "-"));
-	log_info("%s: qid=%s client=%s from=<%s> rcpts=%zu verdict=%s "
-	    "filter=%s%s%s ms=%lld", s->s_id, qidbuf,
+	log_escape(from, sizeof(from), raw, strlen(raw));
+	log_info("%s: client=%s from=<%s> rcpts=%zu verdict=%s filter=%s "
+	    "ms=%lld.%02lld%s%s", session_tag(s),
 	    s->s_addr != NULL && *s->s_addr ? s->s_addr : "-", from,
-	    s->s_msg.m_nrcpt, action_name(d->d_action),
+	    m->m_nrcpt, action_name(d->d_action),
 	    d->d_filter != NULL ? d->d_filter->f_name : d->d_note,
-	    s->s_msg.m_oversize ? " oversize" : "",
-	    d->d_rr.rr_limit_hits ? " limit-hit" : "", ms);
+	    us / 1000, (us % 1000) / 10,
+	    m->m_oversize ? " oversize" : "",
+	    d->d_rr.rr_limit_hits ? " match-limit-hit" : "");
 }
 
 /* Answers the end of message; -1 when the answer could not be sent. */
@@ -269,19 +268,19 @@ int
 verdict_eom(struct session *s)
 {
 	struct decision	 d;
-	long long	 t0 = now_ms();
+	long long	 t0 = now_us();
 
 	verdict_decide(s, &d);
 	if (verdict_final(s, &d) == -1) {
 		/* Out of memory building replies: the plainest answer. */
 		log_warnx("%s: cannot build the reply, answering %s",
-		    s->s_id, action_name(s->s_cf->cf_error_action));
+		    session_tag(s), action_name(s->s_cf->cf_error_action));
 		s->s_mc.mc_wlen = 0;
 		if (milter_queue(&s->s_mc, s->s_cf->cf_error_action ==
 		    ACTION_ACCEPT ? SMFIR_ACCEPT : SMFIR_TEMPFAIL, NULL, 0)
 		    == -1)
 			return -1;
 	}
-	verdict_log(s, &d, now_ms() - t0);
+	verdict_log(s, &d, now_us() - t0);
 	return milter_flush(&s->s_mc);
 }

@@ -67,6 +67,30 @@ worker_status(int fd, enum child_state state)
 }
 
 /*
+ * Out of descriptors or memory, accept() fails at once while the
+ * connection stays queued: log once a second and pause instead of
+ * spinning; the connection is taken when resources come back.
+ */
+static void
+worker_accept_failed(void)
+{
+	static long long	last;
+	int			saved = errno;
+
+	if (saved == EAGAIN || saved == EWOULDBLOCK || saved == EINTR ||
+	    saved == ECONNABORTED)
+		return;
+	if (now_ms() - last >= 1000) {
+		last = now_ms();
+		errno = saved;
+		log_warn("accept");
+	}
+	if (saved == EMFILE || saved == ENFILE || saved == ENOBUFS ||
+	    saved == ENOMEM)
+		(void)poll(NULL, 0, 100);
+}
+
+/*
  * Waits for a connection on any listener; -1 when asked to stop.  The
  * stop signals are blocked except inside ppoll(), so one that arrives
  * between the test of the flags and the wait cannot be missed.
@@ -102,10 +126,8 @@ worker_accept(const struct worker_fds *fds, struct sockaddr_storage *ss)
 			/* Idle siblings race for it; losers see EAGAIN. */
 			fd = accept4(pfd[i].fd, (struct sockaddr *)ss, &len,
 			    SOCK_CLOEXEC);
-			if (fd == -1 && errno != EAGAIN &&
-			    errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("accept");
+			if (fd == -1)
+				worker_accept_failed();
 		}
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -123,6 +123,7 @@ iserr(struct milter_conn *mc, const char *want)
 static void
 onalarm(int sig)
 {
+	(void)sig;
 	stopflag = 1;
 }
 

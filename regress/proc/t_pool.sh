@@ -1,0 +1,177 @@
+#!/bin/bash
+# The worker pool: min_spare idle workers at start, growth under
+# concurrent connections held open mid-message, the max_workers ceiling,
+# trimming back to max_spare, retirement after max_requests, a busy
+# worker killed with SIGKILL, and throttled respawn of workers that die
+# at start-up.
+
+. "${regress:-$(dirname "$0")/..}/lib.sh"
+trap 'mt_cleanup; pm_cleanup' EXIT
+
+[ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
+
+RULES=$(cat <<'EOF'
+filter phish {
+	match = { 'header_subject:(?i)phishtest' }
+	action = reject
+	reply = "550 5.7.1 Pool test phish"
+}
+EOF
+)
+
+# verdict_pids: the pids of the workers that logged verdicts, in order.
+verdict_pids() {
+	grep -E 'verdict=' "$WORK/log" |
+	    sed -nE 's/^[^[]*\[([0-9]+)\].*/\1/p'
+}
+
+count_workers() {
+	pm_workers | wc -l | tr -d ' '
+}
+
+workers_are() {		# for wait_until: exactly N workers
+	[ "$(count_workers)" -eq "$1" ]
+}
+
+idle_is() {		# for wait_until: exactly N idle workers
+	[ "$(pm_idle)" = "$1" ]
+}
+
+# --- Growth, ceiling and trim: min_spare 2, max_spare 3, max_workers 7.
+
+MIN_SPARE=2 MAX_SPARE=3 MAX_WORKERS=7 pm_conf "$WORK/pool.conf" <<EOF
+$RULES
+EOF
+pm_start "$WORK/pool.conf"
+ok $? "daemon starts"
+
+pm_wait_idle 2
+ok $? "min_spare (2) idle workers after start"
+n=$(pm_pool_state | sed -nE 's/.*: ([0-9]+) workers.*/\1/p')
+[ "${n:-9}" -le 3 ]
+ok $? "no more than max_spare (3) workers while idle ($n)"
+
+# 3 x min_spare connections, each held open in the middle of a message.
+for i in 1 2 3 4 5 6; do
+	case $i in 1|3|5) s="phishtest $i";; *) s="hello $i";; esac
+	mt_hold "c$i" "$s"
+done
+n=0
+for i in 1 2 3 4 5 6; do mt_ready "c$i" && n=$((n + 1)); done
+is "$n" 6 "6 concurrent connections are all mid-message at once"
+
+# Sample the pool size for a while under load.
+max=0
+i=0
+while [ $i -lt 20 ]; do
+	c=$(count_workers)
+	[ "$c" -gt "$max" ] && max=$c
+	i=$((i + 1))
+	sleep 0.05
+done
+[ "$max" -ge 6 ]
+ok $? "the pool grew to serve them (largest seen: $max workers)"
+[ "$max" -le 7 ]
+ok $? "never more than max_workers (7) workers (largest seen: $max)"
+wait_until 5 idle_is 1
+ok $? "the one spare worker max_workers allows is idle"
+
+# Two more connections: one gets the last worker, one waits its turn.
+mt_hold c7 "phishtest 7"
+mt_hold c8 "hello 8"
+mt_ready c7 || mt_ready c8
+ok $? "a 7th connection is served while 6 are held"
+sleep 0.5
+n=0
+for i in 7 8; do [ -e "$WORK/c$i.ready" ] && n=$((n + 1)); done
+is "$n" 1 "an 8th connection waits: max_workers are all busy"
+is "$(count_workers)" 7 "still exactly max_workers workers"
+
+for i in 1 2 3 4 5 6 7 8; do mt_go "c$i"; done
+for i in 1 2 3 4 5 6 7 8; do
+	case $i in 1|3|5|7) want=verdict=replycode;; *) want=verdict=accept;; esac
+	is "$(mt_verdict "c$i")" "$want" "held connection $i: right verdict"
+done
+
+wait_until 10 workers_are 3
+ok $? "idle workers trimmed back to max_spare (3) after the load"
+diag "$(pm_pool_state)"
+wait_until 5 idle_is 3
+ok $? "the 3 remaining workers are idle"
+
+# --- kill -9 of a busy worker.
+
+from=$(log_lines)
+mt_hold k1 "phishtest kill"
+mt_ready k1
+ok $? "a connection is held mid-message"
+wait_until 5 log_has 'negotiated' "$from"
+victim=$(tail -n +"$from" "$WORK/log" | grep negotiated |
+    sed -nE 's/^[^[]*\[([0-9]+)\].*/\1/p' | tail -1)
+like "$victim" '^[0-9]+$' "the busy worker is known ($victim)"
+pm_workers | grep -qx "$victim"
+ok $? "it is a child of the daemon"
+kill -KILL "$victim"
+wait_until 5 log_has "worker $victim killed by signal 9 while busy" "$from"
+ok $? "the daemon logs the busy worker's death"
+mt_go k1
+like "$(mt_verdict k1)" '^error' "the held connection was cut (expected)"
+mkmsg "$WORK/a.eml" "phishtest after kill"
+like "$(client "$WORK/a.eml")" 'reject 550 5.7.1 Pool test phish' \
+    "the next connection is served"
+pm_wait_idle 2
+ok $? "the pool is restored to min_spare idle workers"
+kill -0 "$PM_PID"
+ok $? "the parent survived"
+pm_stop
+is $? 0 "daemon stops with status 0"
+
+# --- max_requests = 2: one worker at a time, so the pid must change.
+
+MIN_SPARE=1 MAX_SPARE=1 MAX_WORKERS=1 pm_conf "$WORK/req.conf" <<EOF
+max_requests = 2
+$RULES
+EOF
+: >"$WORK/log"
+pm_start "$WORK/req.conf"
+ok $? "daemon with max_requests = 2 starts"
+mkmsg "$WORK/b.eml" "hello"
+for i in 1 2 3 4 5; do
+	client "$WORK/b.eml" >/dev/null
+done
+pids=$(verdict_pids)
+diag "served by:$pids"
+is "$(echo $pids | wc -w | tr -d ' ')" 5 "5 connections served, one after another"
+most=$(echo $pids | tr ' ' '\n' | sort | uniq -c | sort -rn |
+    awk 'NR == 1 { print $1 }')
+[ "${most:-9}" -le 2 ]
+ok $? "no worker served more than max_requests (2) connections"
+[ "$(echo $pids | tr ' ' '\n' | sort -u | wc -l)" -ge 2 ]
+ok $? "the serving worker's pid changes"
+like "$(grep -c 'exiting after 2 connections' "$WORK/log")" '^[1-9]' \
+    "a worker logs its retirement after 2 connections"
+pm_stop
+is $? 0 "daemon stops with status 0"
+
+# --- Workers that die at start-up are throttled.
+
+MIN_SPARE=1 pm_conf "$WORK/die.conf" <<EOF
+chroot = "$WORK/no/such/dir"
+$RULES
+EOF
+: >"$WORK/log"
+pm_start "$WORK/die.conf"
+ok $? "daemon starts with a chroot that does not exist"
+sleep 3
+n=$(log_count 'chroot .*no/such/dir')
+diag "worker start-up failures in 3 s: $n"
+[ "$n" -ge 1 ] && [ "$n" -le 4 ]
+ok $? "start-up failures are throttled: $n in 3 s (1 to 4 allowed)"
+like "$(grep 'died at start-up' "$WORK/log" | tail -1)" \
+    'next start in [0-9]+ ms' "the throttle is logged"
+kill -0 "$PM_PID"
+ok $? "the parent stays alive"
+pm_stop
+is $? 0 "daemon stops with status 0"
+
+done_testing
