@@ -215,16 +215,20 @@ pm_wait_idle() {
 # mt_hold NAME SUBJECT [FROM]: a miltertest run in the background that
 # opens a connection to $MT_SOCK (default: the test daemon's port),
 # sends a message up to its headers, creates $WORK/NAME.ready, waits for
-# $WORK/NAME.go (mt_go), then ends the message and prints
-# "verdict=accept|replycode|reject|tempfail|..." to $WORK/NAME.out.
-# The connection stays open, mid-message, between the two.
+# $WORK/NAME.go (mt_go), then ends the message and writes
+# "verdict=accept|replycode|reject|tempfail|..." (or "error: ...") to
+# $WORK/NAME.out.  The connection stays open, mid-message, in between.
+# SIGPIPE is ignored so that a connection the daemon cuts shows as an
+# error instead of a silent death.
 mt_hold() {
 	[ -f "$WORK/hold.lua" ] || mt_hold_script >"$WORK/hold.lua"
-	rm -f "$WORK/$1.ready" "$WORK/$1.go" "$WORK/$1.out"
-	"$MILTERTEST" -D SOCK="${MT_SOCK:-inet:$PM_PORT@127.0.0.1}" \
+	rm -f "$WORK/$1.ready" "$WORK/$1.go" "$WORK/$1.out" "$WORK/$1.done"
+	(trap '' PIPE; exec "$MILTERTEST" \
+	    -D SOCK="${MT_SOCK:-inet:$PM_PORT@127.0.0.1}" \
 	    -D SUBJECT="$2" -D FROM="${3:-Alice <alice@example.org>}" \
 	    -D QID="Q$1" -D READY="$WORK/$1.ready" -D GO="$WORK/$1.go" \
-	    -s "$WORK/hold.lua" >"$WORK/$1.out" 2>&1 &
+	    -D DONE="$WORK/$1.done" -s "$WORK/hold.lua" \
+	    >"$WORK/$1.out" 2>&1) &
 	echo $! >"$WORK/$1.mtpid"
 }
 
@@ -238,10 +242,11 @@ mt_go() {
 	: >"$WORK/$1.go"
 }
 
-# mt_verdict NAME: waits for that miltertest and prints its verdict
-# ("verdict=..."), or its error.
+# mt_verdict NAME: waits (20 s at most) until that miltertest is done
+# and prints its verdict ("verdict=...") or its error.  Works in $(...).
 mt_verdict() {
-	wait "$(cat "$WORK/$1.mtpid")" 2>/dev/null
+	wait_until 20 test -e "$WORK/$1.done" ||
+	    echo "error: miltertest $1 did not finish"
 	cat "$WORK/$1.out"
 }
 
@@ -293,7 +298,10 @@ local function main()
 	mt.disconnect(conn)
 end
 local good, err = xpcall(main, debug.traceback)
-if not good then print("error: " .. tostring(err)); os.exit(1) end
+if not good then print("error: " .. tostring(err)) end
+io.stdout:flush()
+touch(DONE)
+if not good then os.exit(1) end
 EOF
 }
 

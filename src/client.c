@@ -885,7 +885,11 @@ reply_string(struct session *s, const char **p, size_t *len,
 	return (0);
 }
 
-/* ADDHEADER, INSHEADER and CHGHEADER, summarised for the verdict line. */
+/*
+ * ADDHEADER, INSHEADER and CHGHEADER, summarised for the verdict line as
+ * the header would read: like Postfix, the colon is followed by a space
+ * unless the filter negotiated SMFIP_HDR_LEADSPC and brings its own.
+ */
 static int
 reply_header(struct session *s, const struct milter_packet *mp,
     struct verdict *v)
@@ -917,7 +921,8 @@ reply_header(struct session *s, const struct milter_packet *mp,
 		sb_addstr(&v->v_mods, ibuf);
 	}
 	if (mp->mp_cmd != SMFIR_CHGHEADER || *value != '\0') {
-		sb_add(&v->v_mods, ": ", 2);
+		sb_addstr(&v->v_mods, s->s_protocol & SMFIP_HDR_LEADSPC ?
+		    ":" : ": ");
 		sb_addesc(&v->v_mods, value, strlen(value), 1);
 	}
 	return (STEP_CONTINUE);

@@ -1,0 +1,165 @@
+#!/bin/bash
+# SIGHUP: a changed rule applies to new connections; a message in the
+# middle of its transaction keeps the old generation's verdict and its
+# connection; a bad configuration is refused with file:line and the old
+# one keeps working; a changed listen address is bound anew and the old
+# one released; the old generation's workers exit.
+
+. "${regress:-$(dirname "$0")/..}/lib.sh"
+trap 'mt_cleanup; pm_cleanup' EXIT
+
+[ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
+
+CONF=$WORK/reload.conf
+
+# rules WORD: a filter that rejects subjects containing WORD.
+rules() {
+	cat <<EOF
+filter phish_$1 {
+	match = { 'header_subject:(?i)\\b$1\\b' }
+	action = reject
+	reply = "550 5.7.1 Rejected: $1"
+}
+EOF
+}
+
+# write_conf WORD [EXTRA]: the test configuration on $PM_PORT.
+write_conf() {
+	{
+		sed -n '1,/^log_level/p' "$WORK/base.conf"
+		printf '%s\n' "${2:-}"
+		rules "$1"
+	} >"$CONF.new" && mv "$CONF.new" "$CONF"
+}
+
+# verdict SUBJECT: the client's verdict on a new connection.
+verdict() {
+	mkmsg "$WORK/m.eml" "$1"
+	client "$WORK/m.eml" | sed 's/^[^:]*: //'
+}
+
+# reload: SIGHUP, and wait for the outcome; prints "ok" or "failed".
+reload() {
+	local from
+	from=$(log_lines)
+	kill -HUP "$PM_PID"
+	wait_until 10 log_has \
+	    'generation [0-9]+: [0-9]+ filters|reload failed' "$from"
+	if log_has 'generation [0-9]+: [0-9]+ filters' "$from"; then
+		echo ok
+	elif log_has 'reload failed' "$from"; then
+		echo failed
+	else
+		echo timeout
+	fi
+}
+
+gone() {		# for wait_until: none of these pids is alive
+	local p
+	for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done
+	return 0
+}
+
+MIN_SPARE=2 MAX_SPARE=3 pm_conf "$WORK/base.conf" </dev/null
+write_conf alpha
+pm_start "$CONF"
+ok $? "daemon starts"
+
+like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
+    "generation 1 rejects alpha"
+is "$(verdict 'beta offer')" accept "generation 1 accepts beta"
+
+# --- A changed rule.
+
+pm_wait_workers 2
+gen1=$(pm_workers)
+write_conf beta
+is "$(reload)" ok "SIGHUP with a changed rule is taken"
+like "$(verdict 'beta offer')" '^reject 550 5.7.1 Rejected: beta' \
+    "new connections get the new rule: beta rejected"
+is "$(verdict 'alpha offer')" accept "and the old rule is gone: alpha accepted"
+wait_until 10 gone $gen1
+ok $? "the idle workers of generation 1 exit"
+
+# --- A reload in the middle of a message.
+
+mt_hold held 'beta offer'
+mt_ready held
+ok $? "a message is held after its headers"
+from=$(log_lines)
+held_worker=$(grep negotiated "$WORK/log" | tail -1 |
+    sed -nE 's/^[^[]*\[([0-9]+)\].*/\1/p')
+write_conf alpha
+is "$(reload)" ok "SIGHUP while the message is in hand"
+is "$(verdict 'beta offer')" accept \
+    "a new connection meanwhile gets the new generation's verdict"
+kill -0 "$held_worker" 2>/dev/null
+ok $? "the old worker holding the message is still there"
+mt_go held
+is "$(mt_verdict held)" verdict=replycode \
+    "the held message gets the old generation's verdict (reject)"
+like "$(grep 'Qheld' "$WORK/log" | tail -1)" 'verdict=reject filter=phish_beta' \
+    "the log shows the old filter deciding it"
+wait_until 10 gone "$held_worker"
+ok $? "the old worker exits once its connection is done"
+[ "$(log_count 'connection closed')" -eq 0 ]
+ok $? "no connection was cut"
+
+# --- Bad configurations are refused.
+
+good=$(cat "$CONF")
+write_conf gamma 'min_spare = = 3'
+is "$(reload)" failed "a syntax error is refused"
+like "$(grep -E 'reload\.conf:[0-9]+' "$WORK/log" | tail -1)" \
+    'reload\.conf:[0-9]+:' "the syntax error is logged with file:line"
+kill -0 "$PM_PID"
+ok $? "the daemon keeps running"
+like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
+    "the old rules keep working"
+
+printf '%s\n' "$good" >"$CONF"
+cat >>"$CONF" <<'EOF'
+filter broken {
+	match = { 'header_subject:(unclosed' }
+	action = reject
+}
+EOF
+line=$(grep -n "'header_subject:(unclosed'" "$CONF" | cut -d: -f1)
+from=$(log_lines)
+before=$(pm_workers)
+is "$(reload)" failed "a bad regex is refused"
+gone_count=0
+for p in $before; do kill -0 "$p" 2>/dev/null || gone_count=$((gone_count + 1)); done
+is "$gone_count" 0 "a refused reload leaves the running workers alone"
+like "$(tail -n +"$from" "$WORK/log" | grep -F '(unclosed' | tail -1)" \
+    "reload\\.conf:($line|$((line - 1))|$((line + 1))):" \
+    "the bad regex is logged with file:line ($line)"
+like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
+    "the old rules still work"
+is "$(verdict 'gamma offer')" accept "and the refused ones do not apply"
+
+# --- A changed listen address.
+
+old_port=$PM_PORT
+new_port=$(free_port)
+sed -i "s/127.0.0.1:$old_port/127.0.0.1:$new_port/" "$WORK/base.conf"
+write_conf alpha
+pm_wait_workers 2
+gen_old=$(pm_workers)
+is "$(reload)" ok "SIGHUP with a new listen address"
+PM_PORT=$new_port
+wait_until 5 port_busy "$new_port"
+ok $? "the new address answers"
+like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
+    "verdicts on the new address"
+wait_until 10 gone $gen_old
+ok $? "the old generation's workers exit"
+wait_until 10 eval "! port_busy $old_port"
+ok $? "the old address stops answering"
+log_has "no longer listening on inet:127.0.0.1:$old_port"
+ok $? "the parent logs that it closed the old address"
+
+pm_stop
+is $? 0 "daemon stops with status 0"
+
+done_testing
