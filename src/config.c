@@ -68,6 +68,9 @@ static const struct {
 	{ "shutdown_timeout",	0,	3600 },
 	{ "match_limit",	1,	CONF_U32MAX },
 	{ "depth_limit",	1,	CONF_U32MAX },
+	{ "max_mime_depth",	1,	1000 },
+	{ "max_mime_parts",	1,	100000 },
+	{ "max_headers",	1,	100000 },
 };
 
 #define ACTIONS_ALL	((1U << ACTION_MAX) - 1)
@@ -107,13 +110,17 @@ static const char *const target_names[TARGET_MAX] = {
 	[TARGET_REMOTE_HOST] = "remote_host",
 	[TARGET_HELO] = "helo",
 	[TARGET_MACRO] = "macro_",
-};
-
-/* Targets of DESIGN.md that need the MIME decoder, which is not in yet. */
-static const char *const target_later[] = {
-	"decode_from", "decode_to", "decode_cc", "decode_reply_to",
-	"decode_subject", "decode_text", "decode_html", "url", "url_host",
-	"attachment_name", "attachment_type",
+	[TARGET_DECODE_FROM] = "decode_from",
+	[TARGET_DECODE_TO] = "decode_to",
+	[TARGET_DECODE_CC] = "decode_cc",
+	[TARGET_DECODE_REPLY_TO] = "decode_reply_to",
+	[TARGET_DECODE_SUBJECT] = "decode_subject",
+	[TARGET_DECODE_TEXT] = "decode_text",
+	[TARGET_DECODE_HTML] = "decode_html",
+	[TARGET_URL] = "url",
+	[TARGET_URL_HOST] = "url_host",
+	[TARGET_ATTACHMENT_NAME] = "attachment_name",
+	[TARGET_ATTACHMENT_TYPE] = "attachment_type",
 };
 
 static void	conf_verror(cfg_t *, const char *, va_list)
@@ -127,6 +134,8 @@ static int	conf_parse_size(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_parse_mode(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_parse_level(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_parse_action(cfg_t *, cfg_opt_t *, const char *, void *);
+static int	conf_parse_whitespace(cfg_t *, cfg_opt_t *, const char *,
+		    void *);
 static int	conf_include(cfg_t *, cfg_opt_t *, int, const char **);
 
 /* libconfuse wants writable strings for the defaults it parses. */
@@ -140,6 +149,7 @@ static cfg_opt_t filter_opts[] = {
 	CFG_STR("reply", NULL, CFGF_NODEFAULT),
 	CFG_BOOL("report", cfg_false, CFGF_NODEFAULT),
 	CFG_STR("subject_prefix", NULL, CFGF_NODEFAULT),
+	CFG_INT_CB("whitespace", 0, CFGF_NONE, conf_parse_whitespace),
 	CFG_END()
 };
 
@@ -186,6 +196,9 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("subject_prefix", "", CFGF_NONE),
 	CFG_INT_CB("match_limit", 1000000, CFGF_NONE, conf_parse_number),
 	CFG_INT_CB("depth_limit", 10000, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("max_mime_depth", 32, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("max_mime_parts", 1000, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("max_headers", 1000, CFGF_NONE, conf_parse_number),
 	CFG_SEC("spamhaus", spamhaus_opts, CFGF_NONE),
 	CFG_SEC("filter", filter_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -395,6 +408,23 @@ conf_parse_level(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 	conf_error(cfg, "%s: \"%s\" is not err, warning, notice, info or "
 	    "debug", cfg_opt_name(opt), value);
 	return -1;
+}
+
+/* whitespace = collapse (1 space per run, the default) or strip (none). */
+static int
+conf_parse_whitespace(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	if (strcmp(value, "collapse") == 0)
+		*(long *)result = 0;
+	else if (strcmp(value, "strip") == 0)
+		*(long *)result = 1;
+	else {
+		conf_error(cfg, "whitespace: \"%s\" is not collapse or strip",
+		    value);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -637,8 +667,7 @@ conf_header_name(const char *s, size_t len)
 /*
  * Parses the target part of a condition, s[0..len).  Returns 0 and sets
  * *t (and *name, allocated, for header_<name> and macro_<name>; NULL
- * otherwise), -1 for an unknown target, -2 for a target of DESIGN.md
- * that this version does not provide yet.
+ * otherwise), or -1 for an unknown target.
  */
 int
 config_target_parse(const char *s, size_t len, enum target *t, char **name)
@@ -663,10 +692,6 @@ config_target_parse(const char *s, size_t len, enum target *t, char **name)
 			*t = (enum target)i;
 			return 0;
 		}
-	for (i = 0; i < sizeof(target_later) / sizeof(target_later[0]); i++)
-		if (strlen(target_later[i]) == len &&
-		    strncmp(target_later[i], s, len) == 0)
-			return -2;
 	return -1;
 }
 
@@ -684,8 +709,7 @@ conf_cond_parse(const char *s, struct cond *c, char *err, size_t errlen)
 	}
 	rv = config_target_parse(s, colon - s, &c->c_target, &c->c_name);
 	if (rv != 0) {
-		snprintf(err, errlen, rv == -2 ? "target %.*s is not "
-		    "supported yet" : "unknown target %.*s", (int)(colon - s),
+		snprintf(err, errlen, "unknown target %.*s", (int)(colon - s),
 		    s);
 		return -1;
 	}
@@ -809,6 +833,18 @@ conf_reply_error(const char *r, char cls)
 	return NULL;
 }
 
+/* MilterAgent's matching: decoded values with every space removed. */
+static void
+conf_filter_strip(struct filter *f)
+{
+	size_t	i;
+
+	for (i = 0; i < f->f_nmatch; i++)
+		f->f_match[i].c_strip = 1;
+	for (i = 0; i < f->f_nany; i++)
+		f->f_any[i].c_strip = 1;
+}
+
 /* What reply and subject_prefix may say for the action of f. */
 static int
 conf_filter_texts(const struct filter *f, cfg_t *sec)
@@ -904,6 +940,8 @@ conf_filter_build(cfg_t *sec, struct filter *f)
 		f->f_reply = xstrdup(s);
 	if ((s = cfg_getstr(sec, "subject_prefix")) != NULL)
 		f->f_subject_prefix = xstrdup(s);
+	if (cfg_getint(sec, "whitespace") == 1)
+		conf_filter_strip(f);
 	if (cfg_size(sec, "report") > 0)
 		f->f_report = cfg_getbool(sec, "report") == cfg_true;
 	else
@@ -1296,6 +1334,11 @@ conf_build_message(cfg_t *cfg, struct config *cf)
 	    NULL ? "" : cfg_getstr(cfg, "subject_prefix"));
 	cf->cf_match_limit = (uint32_t)cfg_getint(cfg, "match_limit");
 	cf->cf_depth_limit = (uint32_t)cfg_getint(cfg, "depth_limit");
+	cf->cf_max_mime_depth = (unsigned int)cfg_getint(cfg,
+	    "max_mime_depth");
+	cf->cf_max_mime_parts = (unsigned int)cfg_getint(cfg,
+	    "max_mime_parts");
+	cf->cf_max_headers = (unsigned int)cfg_getint(cfg, "max_headers");
 }
 
 static void

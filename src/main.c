@@ -1,7 +1,8 @@
 /*
  * phishmilter: parse the command line and dispatch.  -n checks a
- * configuration the way a worker would load it; everything else runs
- * the daemon (parent.c).
+ * configuration the way a worker would load it, -t runs messages through
+ * the filters offline (offline.c); everything else runs the daemon
+ * (parent.c).
  */
 
 #include "phishmilter.h"
@@ -14,7 +15,7 @@
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: phishmilter [-dnv] [-f file]\n");
+	fprintf(stderr, "usage: phishmilter [-dnv] [-f file] [-t message ...]\n");
 	exit(1);
 }
 
@@ -47,9 +48,9 @@ int
 main(int argc, char *argv[])
 {
 	const char	*file = PHISHMILTER_CONF;
-	int		 ch, foreground = 0, check = 0, verbose = 0;
+	int		 ch, foreground = 0, check = 0, verbose = 0, test = 0;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "df:ntv")) != -1) {
 		switch (ch) {
 		case 'd':
 			foreground = 1;
@@ -60,12 +61,21 @@ main(int argc, char *argv[])
 		case 'n':
 			check = 1;
 			break;
+		case 't':
+			test = 1;
+			break;
 		case 'v':
 			verbose++;
 			break;
 		default:
 			usage();
 		}
+	}
+	if (test) {
+		if (optind == argc || check || foreground)
+			usage();
+		return offline_main(file, argv + optind, argc - optind,
+		    verbose);
 	}
 	if (optind != argc)
 		usage();

@@ -9,7 +9,6 @@
  */
 
 #include "phishmilter.h"
-#include "charset.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -326,7 +325,7 @@ mime_2231_finish(char *buf, size_t len, int extended)
  * RFC 2231 parameter "name", with continuations (name*0*, name*1, ...)
  * and the charset of the first piece; NULL when absent.
  */
-char *
+static char *
 mime_param_2231(clist *params, const char *name)
 {
 	const struct mailmime_parameter	*p;

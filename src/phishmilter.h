@@ -60,8 +60,22 @@ enum target {
 	TARGET_REMOTE_HOST,
 	TARGET_HELO,
 	TARGET_MACRO,		/* macro_<name> */
+	TARGET_DECODE_FROM,	/* decoded targets, from here on */
+	TARGET_DECODE_TO,
+	TARGET_DECODE_CC,
+	TARGET_DECODE_REPLY_TO,
+	TARGET_DECODE_SUBJECT,
+	TARGET_DECODE_TEXT,
+	TARGET_DECODE_HTML,
+	TARGET_URL,
+	TARGET_URL_HOST,
+	TARGET_ATTACHMENT_NAME,
+	TARGET_ATTACHMENT_TYPE,
 	TARGET_MAX
 };
+#define TARGET_DECODED_FIRST	TARGET_DECODE_FROM
+#define TARGET_IS_DECODED(t)	((t) >= TARGET_DECODED_FIRST)
+#define DECODED_MAX		(TARGET_MAX - TARGET_DECODED_FIRST)
 
 /* Protocol steps a configuration needs the MTA to send. */
 #define NEED_HELO		0x01
@@ -71,6 +85,7 @@ enum target {
 #define NEED_CHGHDRS		0x10	/* may rewrite Subject */
 #define NEED_ADDHDRS		0x20	/* may add a warning header */
 #define NEED_QUARANTINE		0x40
+#define NEED_DECODE		0x80	/* MIME decoding at end of message */
 
 /* One "target:regex" of a filter. */
 struct cond {
@@ -78,6 +93,7 @@ struct cond {
 	char		*c_name;	/* header name (lower case), macro name */
 	char		*c_pattern;	/* the regex as PCRE2 sees it */
 	int		 c_negate;
+	int		 c_strip;	/* whitespace = strip: match without any */
 	pcre2_code	*c_re;		/* set by rules_compile() */
 };
 
@@ -145,6 +161,9 @@ struct config {
 	char		*cf_subject_prefix;	/* "" for none */
 	uint32_t	 cf_match_limit;
 	uint32_t	 cf_depth_limit;
+	unsigned int	 cf_max_mime_depth;
+	unsigned int	 cf_max_mime_parts;
+	unsigned int	 cf_max_headers;
 	struct spamhaus_config cf_spamhaus;
 	struct filter	*cf_filters;
 	size_t		 cf_nfilters;
@@ -158,6 +177,44 @@ struct listener {
 	char		*l_path;	/* unix socket to unlink at exit */
 	int		 l_inherited;	/* from systemd */
 };
+
+/* The values of the decoded targets of one message. */
+struct valuelist {
+	char		**vl_v;
+	size_t		 *vl_len;
+	size_t		  vl_n;
+	size_t		  vl_size;
+};
+
+struct decoded {
+	struct valuelist dc_v[DECODED_MAX];
+	int		 dc_done;
+	unsigned int	 dc_hits;	/* MIME_HIT_* limits that cut it */
+	unsigned int	 dc_errors;	/* decode failures, kept as text */
+};
+
+/* The MIME walk (mime.c): limits, and one leaf part as a reader sees it. */
+struct mime_limits {
+	unsigned int	 ml_depth;
+	unsigned int	 ml_parts;
+};
+
+#define MIME_HIT_DEPTH		0x01
+#define MIME_HIT_PARTS		0x02
+#define MIME_HIT_PARSE		0x04	/* not parsable as MIME */
+#define MIME_HIT_STOPPED	0x08	/* the callback asked to stop */
+#define MIME_HIT_HEADERS	0x10	/* max_headers */
+#define MIME_HIT_SIZE		0x20	/* max_message_size */
+
+struct mime_part {
+	char		 mp_type[128];	/* "text/plain", lower case */
+	const char	*mp_charset;	/* as declared, or NULL */
+	char		*mp_filename;	/* decoded, or NULL */
+	int		 mp_attachment;
+	const char	*mp_data;	/* transfer-decoded bytes */
+	size_t		 mp_len;
+};
+typedef int	(*mime_part_fn)(void *, const struct mime_part *);
 
 /* Status records, children to parent; one write(2) each. */
 enum child_state {
@@ -255,6 +312,21 @@ int		 config_target_parse(const char *, size_t, enum target *,
 		    char **);
 const char	*config_target_name(enum target);
 
+/* charset.c */
+char		*charset_to_utf8(const char *, const char *, size_t, size_t *,
+		    int *);
+const char	*charset_canonical(const char *);
+
+/* mime.c */
+void		 mime_init(void);
+char		*mime_decode_header(const char *, size_t, unsigned int *);
+char		*mime_decode_addresses(const char *, size_t, unsigned int *);
+unsigned int	 mime_walk(const char *, size_t, const struct mime_limits *,
+		    mime_part_fn, void *, unsigned int *);
+
+/* text.c */
+char		*text_normalize(const char *, size_t, int, size_t *);
+
 /* rules.c */
 int		 rules_check_pattern(const char *, char *, size_t);
 int		 rules_compile(struct ruleset *, struct config *);
@@ -283,6 +355,9 @@ int		 session_serve(struct session *, volatile sig_atomic_t *);
 void		 worker_main(struct config *, const struct worker_fds *,
 		    unsigned int)
 		    __attribute__((__noreturn__));
+
+/* offline.c */
+int		 offline_main(const char *, char **, int, int);
 
 /* parent.c */
 int		 parent_main(const char *, int, int);

@@ -155,6 +155,22 @@ rules_cond_needs(const struct cond *c, size_t n)
 			/* A macro may arrive with any step. */
 			needs |= NEED_HELO | NEED_RCPT | NEED_HEADERS;
 			break;
+		case TARGET_DECODE_FROM:
+		case TARGET_DECODE_TO:
+		case TARGET_DECODE_CC:
+		case TARGET_DECODE_REPLY_TO:
+		case TARGET_DECODE_SUBJECT:
+			needs |= NEED_DECODE | NEED_HEADERS;
+			break;
+		case TARGET_DECODE_TEXT:
+		case TARGET_DECODE_HTML:
+		case TARGET_URL:
+		case TARGET_URL_HOST:
+		case TARGET_ATTACHMENT_NAME:
+		case TARGET_ATTACHMENT_TYPE:
+			/* Content-Type and friends are headers. */
+			needs |= NEED_DECODE | NEED_HEADERS | NEED_BODY;
+			break;
 		default:
 			break;
 		}

@@ -94,6 +94,18 @@ session_macros_clear(struct session *s, int from, int to)
 	}
 }
 
+/*
+ * A session fed from a file (-t): as if an MTA had negotiated leading
+ * spaces and sent a message with MAIL FROM taken from Return-Path.
+ */
+void
+session_offline(struct session *s)
+{
+	s->s_protocol = SMFIP_HDR_LEADSPC;
+	s->s_negotiated = 1;
+	s->s_msg.m_active = 1;
+}
+
 /* Forgets the transaction: after ABORT, after EOM. */
 void
 session_message_reset(struct session *s)
@@ -107,6 +119,7 @@ session_message_reset(struct session *s)
 	free(m->m_rcpt);
 	free(m->m_buf);
 	free(m->m_hdr);
+	decode_free(&m->m_decoded);
 	memset(m, 0, sizeof(*m));
 	session_macros_clear(s, STAGE_FIRST_MESSAGE, STAGE_MAX);
 }
@@ -328,6 +341,7 @@ session_append(struct session *s, const char *p, size_t len)
 	if (len > s->s_cf->cf_max_message_size - m->m_len ||
 	    m->m_len > s->s_cf->cf_max_message_size) {
 		m->m_oversize = 1;
+		m->m_limits |= MIME_HIT_SIZE;
 		return -1;
 	}
 	want = m->m_len + len;
@@ -354,6 +368,10 @@ session_header_index(struct session *s, size_t name, size_t namelen,
 	struct message	*m = &s->s_msg;
 	struct header	*h;
 
+	if (m->m_nhdr >= s->s_cf->cf_max_headers) {
+		m->m_limits |= MIME_HIT_HEADERS;
+		return -1;
+	}
 	if (m->m_nhdr == m->m_hdrsize) {
 		h = reallocarray(m->m_hdr, m->m_hdrsize ? m->m_hdrsize * 2 :
 		    32, sizeof(*h));
@@ -373,47 +391,62 @@ session_header_index(struct session *s, size_t name, size_t namelen,
 }
 
 /*
- * HEADER: name\0value\0.  Kept as "Name:value\r\n" in the message buffer
- * (with a space after the colon when the MTA strips the leading space),
- * so that the buffer reads as the message the MTA received.
+ * Adds a header as the MTA sent it.  Kept as "Name:value\r\n" in the
+ * message buffer (with a space after the colon when the MTA strips the
+ * leading space), so that the buffer reads as the message the MTA
+ * received.  Also the way in for the offline mode (-t).
  */
+void
+session_add_header(struct session *s, const char *name, const char *value)
+{
+	struct message	*m = &s->s_msg;
+	size_t		 noff, voff, vlen = strlen(value);
+	int		 lead = (s->s_protocol & SMFIP_HDR_LEADSPC) != 0;
+
+	noff = m->m_len;
+	if (session_append(s, name, strlen(name)) == -1 ||
+	    session_append(s, lead ? ":" : ": ", lead ? 1 : 2) == -1)
+		return;
+	voff = m->m_len;
+	if (session_append(s, value, vlen) == -1 ||
+	    session_append(s, "\r\n", 2) == -1)
+		return;
+	session_header_index(s, noff, strlen(name), voff, vlen);
+}
+
+/* HEADER: name\0value\0 */
 static int
 session_header(struct session *s, const char *data, size_t len)
 {
-	struct message	*m = &s->s_msg;
 	const char	*name, *value;
-	size_t		 noff, voff, vlen;
-	int		 lead = (s->s_protocol & SMFIP_HDR_LEADSPC) != 0;
 
 	if ((name = milter_next_string(&data, &len)) == NULL ||
 	    (value = milter_next_string(&data, &len)) == NULL) {
 		log_warnx("%s: malformed header packet", session_tag(s));
 		return SESSION_CLOSE;
 	}
-	vlen = strlen(value);
-	noff = m->m_len;
-	if (session_append(s, name, strlen(name)) == -1 ||
-	    session_append(s, lead ? ":" : ": ", lead ? 1 : 2) == -1)
-		return 0;
-	voff = m->m_len;
-	if (session_append(s, value, vlen) == -1 ||
-	    session_append(s, "\r\n", 2) == -1)
-		return 0;
-	session_header_index(s, noff, strlen(name), voff, vlen);
+	session_add_header(s, name, value);
 	return 0;
 }
 
-static int
-session_body(struct session *s, const char *data, size_t len)
+/* Body bytes; the blank line that ends the headers comes first. */
+void
+session_add_body(struct session *s, const char *data, size_t len)
 {
 	struct message	*m = &s->s_msg;
 
 	if (m->m_body == 0) {
 		if (session_append(s, "\r\n", 2) == -1)
-			return 0;
+			return;
 		m->m_body = m->m_len;
 	}
 	(void)session_append(s, data, len);
+}
+
+static int
+session_body(struct session *s, const char *data, size_t len)
+{
+	session_add_body(s, data, len);
 	return 0;
 }
 
@@ -423,7 +456,7 @@ session_eom(struct session *s, const char *data, size_t len)
 	int	rc;
 
 	if (len > 0)
-		session_body(s, data, len);
+		session_add_body(s, data, len);
 	rc = verdict_eom(s);
 	session_message_reset(s);
 	s->s_nmessages++;
@@ -593,6 +626,13 @@ session_each_value(void *ctx, const struct cond *c, value_fn fn, void *arg)
 	const struct message	*m = &s->s_msg;
 	size_t			 i;
 
+	if (TARGET_IS_DECODED(c->c_target)) {
+		struct session	*ws = ctx;	/* decoding fills the message */
+
+		if (decode_message(&ws->s_msg.m_decoded, s->s_cf, m) == -1)
+			ws->s_msg.m_error = 1;
+		return decode_each(&m->m_decoded, c, fn, arg);
+	}
 	switch (c->c_target) {
 	case TARGET_HEADER:
 		return session_each_header(s, c->c_name, fn, arg);

@@ -53,6 +53,8 @@ struct message {
 	int		 m_oversize;	/* max_message_size was hit */
 	int		 m_error;	/* out of memory: answer error_action */
 	int		 m_active;	/* MAIL seen, EOM not yet */
+	unsigned int	 m_limits;	/* MIME_HIT_HEADERS, MIME_HIT_SIZE */
+	struct decoded	 m_decoded;	/* built when a filter needs it */
 };
 
 struct session {
@@ -74,14 +76,34 @@ struct session {
 	unsigned int		 s_nmessages;
 };
 
+/* What verdict.c decided for a message. */
+struct decision {
+	enum action		 d_action;
+	const struct filter	*d_filter;	/* the decider, or NULL */
+	const char		*d_note;	/* why, when no filter */
+	struct rules_result	 d_rr;
+};
+
 /* session.c */
 const char	*session_tag(struct session *);
+void		 session_add_header(struct session *, const char *,
+		    const char *);
+void		 session_add_body(struct session *, const char *, size_t);
+void		 session_offline(struct session *);
 const char	*session_macro(const struct session *, const char *);
 int		 session_each_value(void *, const struct cond *, value_fn,
 		    void *);
 void		 session_message_reset(struct session *);
 
+/* decode.c */
+int		 decode_message(struct decoded *, const struct config *,
+		    const struct message *);
+void		 decode_free(struct decoded *);
+int		 decode_each(const struct decoded *, const struct cond *,
+		    value_fn, void *);
+
 /* verdict.c */
+void		 verdict_decide(struct session *, struct decision *);
 int		 verdict_eom(struct session *);
 
 #endif /* SESSION_H */

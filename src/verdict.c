@@ -13,13 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-struct decision {
-	enum action		 d_action;
-	const struct filter	*d_filter;	/* the decider, or NULL */
-	const char		*d_note;	/* why, when no filter */
-	struct rules_result	 d_rr;
-};
-
 /* Sendmail expands % in replies; a literal one must be doubled. */
 static int
 verdict_escape_percent(char *dst, size_t size, const char *src)
@@ -211,7 +204,8 @@ verdict_skipped(struct session *s, struct decision *d)
 	return 0;
 }
 
-static void
+/* Decides, without answering: shared by the workers and -t. */
+void
 verdict_decide(struct session *s, struct decision *d)
 {
 	const struct config	*cf = s->s_cf;
@@ -244,22 +238,50 @@ verdict_decide(struct session *s, struct decision *d)
 	}
 }
 
+/* The limits that cut a message short, as "size,depth"; "" for none. */
+static void
+verdict_limits(unsigned int hits, char *buf, size_t size)
+{
+	static const struct {
+		unsigned int	 bit;
+		const char	*name;
+	} names[] = {
+		{ MIME_HIT_SIZE, "max_message_size" },
+		{ MIME_HIT_HEADERS, "max_headers" },
+		{ MIME_HIT_DEPTH, "max_mime_depth" },
+		{ MIME_HIT_PARTS, "max_mime_parts" },
+		{ MIME_HIT_PARSE, "unparsable" },
+	};
+	size_t	i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (hits & names[i].bit) {
+			strlcat(buf, buf[0] ? "," : " limits=", size);
+			strlcat(buf, names[i].name, size);
+		}
+}
+
 /* One line per message: who, what was decided, by which filter, how fast. */
 static void
 verdict_log(struct session *s, const struct decision *d, long long us)
 {
 	const struct message	*m = &s->s_msg;
-	char			 from[256];
+	char			 from[256], limits[128], errors[32] = "";
 	const char		*raw = m->m_from != NULL ? m->m_from : "";
 
 	log_escape(from, sizeof(from), raw, strlen(raw));
+	verdict_limits(m->m_limits | m->m_decoded.dc_hits, limits,
+	    sizeof(limits));
+	if (m->m_decoded.dc_errors > 0)
+		snprintf(errors, sizeof(errors), " decode-errors=%u",
+		    m->m_decoded.dc_errors);
 	log_info("%s: client=%s from=<%s> rcpts=%zu verdict=%s filter=%s "
-	    "ms=%lld.%02lld%s%s", session_tag(s),
+	    "ms=%lld.%02lld%s%s%s", session_tag(s),
 	    s->s_addr != NULL && *s->s_addr ? s->s_addr : "-", from,
 	    m->m_nrcpt, action_name(d->d_action),
 	    d->d_filter != NULL ? d->d_filter->f_name : d->d_note,
-	    us / 1000, (us % 1000) / 10,
-	    m->m_oversize ? " oversize" : "",
+	    us / 1000, (us % 1000) / 10, limits, errors,
 	    d->d_rr.rr_limit_hits ? " match-limit-hit" : "");
 }
 

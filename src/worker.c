@@ -164,6 +164,7 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 	(void)prctl(PR_SET_NAME, "phishmilter-wk");
 #endif
 	worker_signals();
+	mime_init();
 	if (rules_compile(&rs, cf) == -1)
 		fatalx("cannot compile the rules");
 	privsep_drop(cf, "worker");

@@ -1,0 +1,314 @@
+/*
+ * The decoded targets of a message: what a reader sees.  Built once per
+ * message, and only when a filter first asks for one of them, from the
+ * message buffer the session keeps: address and Subject headers decoded
+ * (mime.c), body parts converted to UTF-8 (charset.c), HTML resolved and
+ * rendered, URLs and their hosts found (html.c, url.c), attachment names
+ * and types, every value made comparable (text.c).
+ */
+
+#include "phishmilter.h"
+#include "session.h"
+#include "html.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* What the MIME walk collects while it goes through the parts. */
+struct decode_walk {
+	struct decoded	*dw_dc;
+	int		 dw_plain;	/* a text/plain part was seen */
+	struct valuelist dw_rendered;	/* text of HTML parts, for later */
+	int		 dw_oom;
+};
+
+static struct valuelist *
+decode_list(struct decoded *dc, enum target t)
+{
+	return &dc->dc_v[t - TARGET_DECODED_FIRST];
+}
+
+/* Takes ownership of v. */
+static int
+valuelist_add(struct valuelist *vl, char *v, size_t len)
+{
+	char	**nv;
+	size_t	 *nl, size;
+
+	if (vl->vl_n == vl->vl_size) {
+		size = vl->vl_size ? vl->vl_size * 2 : 4;
+		if ((nv = reallocarray(vl->vl_v, size, sizeof(*nv))) == NULL)
+			goto fail;
+		vl->vl_v = nv;
+		if ((nl = reallocarray(vl->vl_len, size, sizeof(*nl))) == NULL)
+			goto fail;
+		vl->vl_len = nl;
+		vl->vl_size = size;
+	}
+	vl->vl_v[vl->vl_n] = v;
+	vl->vl_len[vl->vl_n++] = len;
+	return 0;
+ fail:
+	free(v);
+	return -1;
+}
+
+static void
+valuelist_free(struct valuelist *vl)
+{
+	size_t	i;
+
+	for (i = 0; i < vl->vl_n; i++)
+		free(vl->vl_v[i]);
+	free(vl->vl_v);
+	free(vl->vl_len);
+	memset(vl, 0, sizeof(*vl));
+}
+
+void
+decode_free(struct decoded *dc)
+{
+	int	i;
+
+	for (i = 0; i < DECODED_MAX; i++)
+		valuelist_free(&dc->dc_v[i]);
+	memset(dc, 0, sizeof(*dc));
+}
+
+/* Normalises s (taking ownership) and adds it to target t. */
+static int
+decode_add(struct decoded *dc, enum target t, char *s, size_t len)
+{
+	char	*norm;
+	size_t	 nlen;
+
+	if (s == NULL)
+		return -1;
+	norm = text_normalize(s, len, 0, &nlen);
+	free(s);
+	if (norm == NULL)
+		return -1;
+	return valuelist_add(decode_list(dc, t), norm, nlen);
+}
+
+static char *
+decode_dup(const char *s, size_t len)
+{
+	char	*d;
+
+	if ((d = malloc(len + 1)) != NULL) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+static const struct {
+	const char	*name;
+	enum target	 target;
+	int		 addresses;
+} decode_headers[] = {
+	{ "from",	TARGET_DECODE_FROM,	1 },
+	{ "to",		TARGET_DECODE_TO,	1 },
+	{ "cc",		TARGET_DECODE_CC,	1 },
+	{ "reply-to",	TARGET_DECODE_REPLY_TO,	1 },
+	{ "subject",	TARGET_DECODE_SUBJECT,	0 },
+};
+
+static int
+decode_header_values(struct decoded *dc, const struct message *m)
+{
+	size_t	i, j;
+	char	*v;
+
+	for (i = 0; i < m->m_nhdr; i++) {
+		const struct header	*h = &m->m_hdr[i];
+		const char		*raw = m->m_buf + h->h_value;
+		size_t			 len = h->h_valuelen;
+
+		for (j = 0; j < sizeof(decode_headers) /
+		    sizeof(decode_headers[0]); j++) {
+			if (strlen(decode_headers[j].name) != h->h_namelen ||
+			    strncasecmp(m->m_buf + h->h_name,
+			    decode_headers[j].name, h->h_namelen) != 0)
+				continue;
+			v = decode_headers[j].addresses ?
+			    mime_decode_addresses(raw, len, &dc->dc_errors) :
+			    mime_decode_header(raw, len, &dc->dc_errors);
+			if (v == NULL || decode_add(dc, decode_headers[j].target,
+			    v, strlen(v)) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+decode_url(void *arg, const char *url, size_t len)
+{
+	struct decode_walk	*dw = arg;
+	char			 host[1024];
+	int			 hlen;
+
+	if (decode_add(dw->dw_dc, TARGET_URL, decode_dup(url, len), len) == -1)
+		goto oom;
+	if ((hlen = url_host(url, len, host, sizeof(host))) > 0 &&
+	    decode_add(dw->dw_dc, TARGET_URL_HOST, decode_dup(host,
+	    (size_t)hlen), (size_t)hlen) == -1)
+		goto oom;
+	return 0;
+ oom:
+	dw->dw_oom = 1;
+	return 1;
+}
+
+static int
+decode_html_part(struct decode_walk *dw, const char *utf8, size_t len)
+{
+	char	*v;
+	size_t	 vlen;
+
+	if ((v = html_unescape(utf8, len, &vlen)) == NULL ||
+	    decode_add(dw->dw_dc, TARGET_DECODE_HTML, v, vlen) == -1)
+		return -1;
+	url_extract_html(utf8, len, decode_url, dw);
+	if ((v = html_to_text(utf8, len, &vlen)) == NULL)
+		return -1;
+	return valuelist_add(&dw->dw_rendered, v, vlen);
+}
+
+static int
+decode_text_part(struct decode_walk *dw, const struct mime_part *p)
+{
+	char	*utf8;
+	size_t	 len;
+	int	 rc;
+
+	utf8 = charset_to_utf8(p->mp_charset, p->mp_data != NULL ?
+	    p->mp_data : "", p->mp_len, &len, NULL);
+	if (utf8 == NULL)
+		return -1;
+	if (strcmp(p->mp_type, "text/html") == 0) {
+		rc = decode_html_part(dw, utf8, len);
+		free(utf8);
+		return rc;
+	}
+	dw->dw_plain = 1;
+	url_extract_text(utf8, len, decode_url, dw);
+	return decode_add(dw->dw_dc, TARGET_DECODE_TEXT, utf8, len);
+}
+
+static int
+decode_part(void *arg, const struct mime_part *p)
+{
+	struct decode_walk	*dw = arg;
+	struct decoded		*dc = dw->dw_dc;
+	char			*v;
+
+	if (p->mp_filename != NULL && ((v = strdup(p->mp_filename)) == NULL ||
+	    decode_add(dc, TARGET_ATTACHMENT_NAME, v, strlen(v)) == -1))
+		goto oom;
+	if (p->mp_attachment) {
+		if ((v = strdup(p->mp_type)) == NULL ||
+		    decode_add(dc, TARGET_ATTACHMENT_TYPE, v, strlen(v)) == -1)
+			goto oom;
+		return 0;
+	}
+	if (strncmp(p->mp_type, "text/", 5) == 0 &&
+	    decode_text_part(dw, p) == -1)
+		goto oom;
+	return dw->dw_oom;
+ oom:
+	dw->dw_oom = 1;
+	return 1;
+}
+
+/* Without a plain part, a reader sees the HTML rendered as text. */
+static int
+decode_rendered(struct decode_walk *dw)
+{
+	struct valuelist	*vl = &dw->dw_rendered;
+	size_t			 i;
+	int			 rc = 0;
+
+	for (i = 0; i < vl->vl_n; i++) {
+		if (!dw->dw_plain && rc == 0)
+			rc = decode_add(dw->dw_dc, TARGET_DECODE_TEXT,
+			    vl->vl_v[i], vl->vl_len[i]);
+		else
+			free(vl->vl_v[i]);
+		vl->vl_v[i] = NULL;
+	}
+	valuelist_free(vl);
+	return rc;
+}
+
+/*
+ * Decodes the message once.  Returns -1 only when memory ran out; limits
+ * and undecodable parts leave a partial result, noted in dc_hits and
+ * dc_errors.
+ */
+int
+decode_message(struct decoded *dc, const struct config *cf,
+    const struct message *m)
+{
+	struct mime_limits	ml = { cf->cf_max_mime_depth,
+				    cf->cf_max_mime_parts };
+	struct decode_walk	dw;
+
+	if (dc->dc_done)
+		return 0;
+	dc->dc_done = 1;
+	if (decode_header_values(dc, m) == -1)
+		return -1;
+	memset(&dw, 0, sizeof(dw));
+	dw.dw_dc = dc;
+	dc->dc_hits |= mime_walk(m->m_buf != NULL ? m->m_buf : "", m->m_len,
+	    &ml, decode_part, &dw, &dc->dc_errors);
+	dc->dc_hits &= ~MIME_HIT_STOPPED;
+	if (decode_rendered(&dw) == -1 || dw.dw_oom)
+		return -1;
+	return 0;
+}
+
+/* A value without its spaces, for filters with whitespace = strip. */
+static int
+decode_stripped(const char *v, size_t len, value_fn fn, void *arg)
+{
+	static char	*buf;
+	static size_t	 size;
+	size_t		 i, o = 0;
+	char		*nb;
+
+	if (len + 1 > size) {
+		if ((nb = realloc(buf, len + 1)) == NULL)
+			return fn(arg, v, len);
+		buf = nb;
+		size = len + 1;
+	}
+	for (i = 0; i < len; i++)
+		if (v[i] != ' ')
+			buf[o++] = v[i];
+	return fn(arg, buf, o);
+}
+
+/* The target source for decoded targets; returns the values offered. */
+int
+decode_each(const struct decoded *dc, const struct cond *c, value_fn fn,
+    void *arg)
+{
+	const struct valuelist	*vl = &dc->dc_v[c->c_target -
+				    TARGET_DECODED_FIRST];
+	size_t			 i;
+	int			 stop;
+
+	for (i = 0; i < vl->vl_n; i++) {
+		stop = c->c_strip ? decode_stripped(vl->vl_v[i],
+		    vl->vl_len[i], fn, arg) : fn(arg, vl->vl_v[i],
+		    vl->vl_len[i]);
+		if (stop)
+			return (int)i + 1;
+	}
+	return (int)vl->vl_n;
+}
