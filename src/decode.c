@@ -9,7 +9,6 @@
 
 #include "phishmilter.h"
 #include "session.h"
-#include "html.h"
 
 #include <stdlib.h>
 #include <string.h>

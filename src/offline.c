@@ -264,9 +264,11 @@ offline_main(const char *conffile, char **files, int nfiles, int verbose)
 	if (rules_compile(&o.o_rs, o.o_cf) == -1)
 		return 1;
 	mime_init();
+	(void)charset_init();
 	for (i = 0; i < nfiles; i++)
 		if (offline_file(&o, files[i]) == -1)
 			rc = 1;
+	charset_cleanup();
 	rules_free(&o.o_rs);
 	config_free(o.o_cf);
 	return rc;

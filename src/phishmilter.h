@@ -312,10 +312,20 @@ int		 config_target_parse(const char *, size_t, enum target *,
 		    char **);
 const char	*config_target_name(enum target);
 
+/* What charset_to_utf8() did, in *how. */
+enum charset_how {
+	CHARSET_DECLARED = 0,	/* decoded as the label says */
+	CHARSET_UTF8,		/* undeclared or mislabelled, valid UTF-8 */
+	CHARSET_GUESSED,	/* a heuristic picked another charset */
+	CHARSET_RAW		/* byte-wise windows-1252 fallback */
+};
+
 /* charset.c */
 char		*charset_to_utf8(const char *, const char *, size_t, size_t *,
 		    int *);
 const char	*charset_canonical(const char *);
+int		 charset_init(void);
+void		 charset_cleanup(void);
 
 /* mime.c */
 void		 mime_init(void);
@@ -323,6 +333,36 @@ char		*mime_decode_header(const char *, size_t, unsigned int *);
 char		*mime_decode_addresses(const char *, size_t, unsigned int *);
 unsigned int	 mime_walk(const char *, size_t, const struct mime_limits *,
 		    mime_part_fn, void *, unsigned int *);
+
+/* html.c: the tokenizer html.c and url.c share. */
+#define HTML_NAMEMAX	16
+
+struct html_tag {
+	char		 ht_name[HTML_NAMEMAX];	/* lower case; "" if longer */
+	int		 ht_end;		/* </name> */
+	int		 ht_selfclosing;	/* <name/> */
+};
+
+struct html_handler {
+	int		(*hh_text)(void *, const char *, size_t,
+			    const char *);
+	int		(*hh_attr)(void *, const struct html_tag *,
+			    const char *, size_t, const char *, size_t);
+	int		(*hh_tag)(void *, const struct html_tag *);
+	void		*hh_arg;
+};
+
+char		*html_unescape(const char *, size_t, size_t *);
+char		*html_unescape_attr(const char *, size_t, size_t *);
+char		*html_to_text(const char *, size_t, size_t *);
+int		 html_walk(const char *, size_t, const struct html_handler *);
+
+/* url.c */
+typedef int	(*url_fn)(void *, const char *, size_t);
+
+int		 url_extract_text(const char *, size_t, url_fn, void *);
+int		 url_extract_html(const char *, size_t, url_fn, void *);
+int		 url_host(const char *, size_t, char *, size_t);
 
 /* text.c */
 char		*text_normalize(const char *, size_t, int, size_t *);

@@ -165,6 +165,10 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 #endif
 	worker_signals();
 	mime_init();
+	/* iconv loads its converters from files: before any chroot. */
+	if (charset_init() == -1)
+		log_warnx("some charset converters are missing; their text is "
+		    "decoded as undeclared");
 	if (rules_compile(&rs, cf) == -1)
 		fatalx("cannot compile the rules");
 	privsep_drop(cf, "worker");
