@@ -180,7 +180,7 @@ log_has() {
 
 # log_lines: the current length of $WORK/log, for log_has's FROM.
 log_lines() {
-	echo $(($(wc -l <"$WORK/log" 2>/dev/null || echo 0) + 1))
+	echo $(($(cat "$WORK/log" 2>/dev/null | wc -l) + 1))
 }
 
 # pm_pool_state: sends SIGUSR1 and prints the counters line the parent
@@ -218,6 +218,8 @@ pm_wait_idle() {
 # $WORK/NAME.go (mt_go), then ends the message and writes
 # "verdict=accept|replycode|reject|tempfail|..." (or "error: ...") to
 # $WORK/NAME.out.  The connection stays open, mid-message, in between.
+# With MT_MODE=idle the message is ended first, and the connection is
+# held between messages instead (ready: verdict known; go: QUIT).
 # SIGPIPE is ignored so that a connection the daemon cuts shows as an
 # error instead of a silent death.
 mt_hold() {
@@ -227,7 +229,8 @@ mt_hold() {
 	    -D SOCK="${MT_SOCK:-inet:$PM_PORT@127.0.0.1}" \
 	    -D SUBJECT="$2" -D FROM="${3:-Alice <alice@example.org>}" \
 	    -D QID="Q$1" -D READY="$WORK/$1.ready" -D GO="$WORK/$1.go" \
-	    -D DONE="$WORK/$1.done" -s "$WORK/hold.lua" \
+	    -D DONE="$WORK/$1.done" -D MODE="${MT_MODE:-mid}" \
+	    -s "$WORK/hold.lua" \
 	    >"$WORK/$1.out" 2>&1) &
 	echo $! >"$WORK/$1.mtpid"
 }
@@ -264,6 +267,15 @@ names[SMFIR_ACCEPT] = "accept"; names[SMFIR_REJECT] = "reject"
 names[SMFIR_TEMPFAIL] = "tempfail"; names[SMFIR_DISCARD] = "discard"
 names[SMFIR_REPLYCODE] = "replycode"; names[SMFIR_CONTINUE] = "continue"
 local function check(e) if e ~= nil then error(e) end end
+local function hold()
+	touch(READY)
+	local waited = 0
+	while not exists(GO) do
+		os.execute("sleep 0.1")
+		waited = waited + 1
+		if waited > 600 then error("no go after 60 s") end
+	end
+end
 local function main()
 	local conn = mt.connect(SOCK, 50, 0.1)
 	if conn == nil then error("cannot connect to " .. SOCK) end
@@ -281,13 +293,7 @@ local function main()
 		check(mt.header(conn, "To", "<rcpt@example.net>"))
 		check(mt.header(conn, "Subject", SUBJECT))
 	end
-	touch(READY)
-	local waited = 0
-	while not exists(GO) do
-		os.execute("sleep 0.1")
-		waited = waited + 1
-		if waited > 600 then error("no go after 60 s") end
-	end
+	if MODE ~= "idle" then hold() end
 	if not mt.test_option(conn, SMFIP_NOEOH) then check(mt.eoh(conn)) end
 	if not mt.test_option(conn, SMFIP_NOBODY) then
 		check(mt.bodystring(conn, "Hello.\r\n"))
@@ -295,6 +301,7 @@ local function main()
 	check(mt.eom(conn))
 	local r = mt.getreply(conn)
 	print("verdict=" .. (names[r] or tostring(r)))
+	if MODE == "idle" then io.stdout:flush(); hold() end
 	mt.disconnect(conn)
 end
 local good, err = xpcall(main, debug.traceback)
@@ -310,6 +317,60 @@ mt_cleanup() {
 	local f
 	for f in "$WORK"/*.mtpid; do
 		[ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+	done
+	return 0
+}
+
+# pm_start_retry CONF: pm_start that does not wait for a daemon that
+# died, and that moves CONF to another port when the daemon found its
+# port taken (free_port's range overlaps the ephemeral ports of other
+# tests' connections, so a port can be taken between the two).
+pm_start_retry() {
+	local try=0 from new
+	while [ $try -lt 5 ]; do
+		from=$(log_lines)
+		"$PHISHMILTER" -d -f "$1" >>"$WORK/log" 2>&1 &
+		PM_PID=$!
+		wait_until 10 pm_up_or_dead
+		if kill -0 "$PM_PID" 2>/dev/null; then
+			port_busy "$PM_PORT" && return 0
+			break
+		fi
+		wait "$PM_PID" 2>/dev/null
+		PM_PID=
+		log_has 'Address already in use' "$from" || break
+		new=$(free_port)
+		sed -i "s/127\\.0\\.0\\.1:$PM_PORT\"/127.0.0.1:$new\"/" "$1"
+		PM_PORT=$new
+		try=$((try + 1))
+	done
+	diag "daemon did not start:"
+	diag "$(tail -20 "$WORK/log")"
+	return 1
+}
+
+pm_up_or_dead() {	# for wait_until
+	! kill -0 "$PM_PID" 2>/dev/null || port_busy "$PM_PORT"
+}
+
+# pm_must_start CONF [DESCRIPTION]: one assertion; a daemon that does
+# not start ends the test (the rest would only time out).
+pm_must_start() {
+	pm_start_retry "$1"
+	ok $? "${2:-daemon starts}"
+	[ -n "$PM_PID" ] && kill -0 "$PM_PID" 2>/dev/null && return 0
+	echo "Bail out! the daemon did not start"
+	exit 1
+}
+
+# pids_gone PID...: none of them is alive (a zombie counts as gone: an
+# orphan's zombie may wait for a container's init to reap it).
+pids_gone() {
+	local p
+	for p in "$@"; do
+		kill -0 "$p" 2>/dev/null || continue
+		grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null ||
+		    return 1
 	done
 	return 0
 }

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,6 +560,7 @@ parent_setup(struct parent *p, int foreground)
 int
 parent_main(const char *conffile, int foreground, int verbose)
 {
+	static char	confpath[PATH_MAX];
 	struct parent	p;
 
 	memset(&p, 0, sizeof(p));
@@ -568,6 +570,9 @@ parent_main(const char *conffile, int foreground, int verbose)
 	log_init(1, verbose ? LOG_DEBUG : LOG_INFO, NULL);
 	if ((p.p_cf = config_load(conffile)) == NULL)
 		return 1;
+	/* daemon(3) moves to "/": a reload must read the same file. */
+	if (realpath(conffile, confpath) != NULL)
+		p.p_conffile = confpath;
 	log_init(foreground, verbose ? LOG_DEBUG : p.p_cf->cf_log_level,
 	    p.p_cf->cf_log_facility);
 	if (!foreground && log_open_file(p.p_cf->cf_log_file) == -1) {

@@ -679,9 +679,18 @@ session_dispatch(struct session *s, const struct milter_packet *p)
 	if (p->mp_cmd == SMFIC_QUIT)
 		return SESSION_CLOSE;
 	if ((c = session_command(p->mp_cmd)) == NULL) {
-		/* A newer MTA's command: ignoring it beats dropping mail. */
-		log_warnx("%s: unknown command 0x%02x ignored", session_tag(s),
-		    (unsigned char)p->mp_cmd);
+		unsigned char	u = (unsigned char)p->mp_cmd;
+
+		/*
+		 * A newer MTA's command: ignoring it beats dropping mail.
+		 * Logged once per command and connection, so that a peer
+		 * cannot flood the log with them.
+		 */
+		if ((s->s_unknown[u / 8] & (1U << (u % 8))) == 0) {
+			s->s_unknown[u / 8] |= 1U << (u % 8);
+			log_warnx("%s: unknown command 0x%02x ignored",
+			    session_tag(s), u);
+		}
 		return 0;
 	}
 	if (c->cmd != SMFIC_OPTNEG && c->cmd != SMFIC_MACRO &&

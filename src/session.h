@@ -74,6 +74,7 @@ struct session {
 	struct macro_set	 s_macros[STAGE_MAX];
 	struct message		 s_msg;
 	unsigned int		 s_nmessages;
+	unsigned char		 s_unknown[32];	/* unknown commands logged */
 };
 
 /* What verdict.c decided for a message. */

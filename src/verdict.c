@@ -66,12 +66,16 @@ verdict_queue_header(struct session *s, char cmd, uint32_t idx,
 	return rc;
 }
 
+/*
+ * The n-th added header, 0 first.  Prepended where the MTA can (v6), as
+ * trace headers are, at index n so that they keep the filters' order.
+ */
 static int
-verdict_add_header(struct session *s, const char *name, const char *value)
+verdict_add_header(struct session *s, uint32_t n, const char *name,
+    const char *value)
 {
-	/* Prepend where the MTA can (v6), as trace headers are. */
 	if (s->s_version >= 6)
-		return verdict_queue_header(s, SMFIR_INSHEADER, 0, name, value);
+		return verdict_queue_header(s, SMFIR_INSHEADER, n, name, value);
 	return verdict_queue_header(s, SMFIR_ADDHEADER, 0, name, value);
 }
 
@@ -139,7 +143,8 @@ verdict_warnings(struct session *s, const struct rules_result *rr)
 	for (i = 0; i < rr->rr_nwarn; i++) {
 		snprintf(value, sizeof(value), "%s (matched by phishmilter)",
 		    rr->rr_warn[i]->f_name);
-		if (verdict_add_header(s, s->s_cf->cf_warn_header, value) == -1)
+		if (verdict_add_header(s, (uint32_t)i, s->s_cf->cf_warn_header,
+		    value) == -1)
 			return -1;
 	}
 	prefix = verdict_subject_prefix(s, rr->rr_warn[0]);

@@ -157,6 +157,7 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 {
 	struct ruleset		rs;
 	struct sockaddr_storage	ss;
+	pid_t			parent = getppid();
 	int			fd, served = 0;
 
 	log_set_procname("worker");
@@ -172,6 +173,17 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 	if (rules_compile(&rs, cf) == -1)
 		fatalx("cannot compile the rules");
 	privsep_drop(cf, "worker");
+#if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
+	/*
+	 * A parent killed outright must not leave workers that hold the
+	 * listening socket and serve the old rules.  Set after the drop,
+	 * which clears it; a parent already gone shows in getppid().
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		log_warn("prctl PR_SET_PDEATHSIG");
+	if (getppid() != parent)
+		fatalx("the parent process is gone");
+#endif
 	worker_status(fds->wf_status, CHILD_READY);
 	log_debug("ready, generation %u, %zu filters", generation,
 	    cf->cf_nfilters);

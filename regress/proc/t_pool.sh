@@ -37,13 +37,18 @@ idle_is() {		# for wait_until: exactly N idle workers
 	[ "$(pm_idle)" = "$1" ]
 }
 
+any_ready() {		# for wait_until: one of these connections is held
+	local c
+	for c in "$@"; do [ -e "$WORK/$c.ready" ] && return 0; done
+	return 1
+}
+
 # --- Growth, ceiling and trim: min_spare 2, max_spare 3, max_workers 7.
 
-MIN_SPARE=2 MAX_SPARE=3 MAX_WORKERS=7 pm_conf "$WORK/pool.conf" <<EOF
+TIMEOUT=30 MIN_SPARE=2 MAX_SPARE=3 MAX_WORKERS=7 pm_conf "$WORK/pool.conf" <<EOF
 $RULES
 EOF
-pm_start "$WORK/pool.conf"
-ok $? "daemon starts"
+pm_must_start "$WORK/pool.conf"
 
 pm_wait_idle 2
 ok $? "min_spare (2) idle workers after start"
@@ -63,7 +68,7 @@ is "$n" 6 "6 concurrent connections are all mid-message at once"
 # Sample the pool size for a while under load.
 max=0
 i=0
-while [ $i -lt 20 ]; do
+while [ $i -lt 10 ]; do
 	c=$(count_workers)
 	[ "$c" -gt "$max" ] && max=$c
 	i=$((i + 1))
@@ -79,7 +84,7 @@ ok $? "the one spare worker max_workers allows is idle"
 # Two more connections: one gets the last worker, one waits its turn.
 mt_hold c7 "phishtest 7"
 mt_hold c8 "hello 8"
-mt_ready c7 || mt_ready c8
+wait_until 10 any_ready c7 c8
 ok $? "a 7th connection is served while 6 are held"
 sleep 0.5
 n=0
@@ -133,8 +138,7 @@ max_requests = 2
 $RULES
 EOF
 : >"$WORK/log"
-pm_start "$WORK/req.conf"
-ok $? "daemon with max_requests = 2 starts"
+pm_must_start "$WORK/req.conf" "daemon with max_requests = 2 starts"
 mkmsg "$WORK/b.eml" "hello"
 for i in 1 2 3 4 5; do
 	client "$WORK/b.eml" >/dev/null
@@ -160,8 +164,8 @@ chroot = "$WORK/no/such/dir"
 $RULES
 EOF
 : >"$WORK/log"
-pm_start "$WORK/die.conf"
-ok $? "daemon starts with a chroot that does not exist"
+pm_must_start "$WORK/die.conf" \
+    "daemon starts with a chroot that does not exist"
 sleep 3
 n=$(log_count 'chroot .*no/such/dir')
 diag "worker start-up failures in 3 s: $n"
@@ -171,6 +175,43 @@ like "$(grep 'died at start-up' "$WORK/log" | tail -1)" \
     'next start in [0-9]+ ms' "the throttle is logged"
 kill -0 "$PM_PID"
 ok $? "the parent stays alive"
+
+# Mending the configuration and reloading lifts the throttle at once
+# (the last delay logged was several seconds).
+sed -i '/^chroot = /d' "$WORK/die.conf"
+from=$(log_lines)
+t0=$(date +%s%N)
+kill -HUP "$PM_PID"
+wait_until 10 log_has 'worker: ready, generation 2' "$from"
+ok $? "after a reload with the chroot removed, a worker starts"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 2000 ]
+ok $? "... without waiting out the throttle (took $ms ms)"
+like "$(client "$WORK/a.eml")" 'reject 550 5.7.1 Pool test phish' \
+    "and the daemon serves again"
+pm_stop
+is $? 0 "daemon stops with status 0"
+
+# --- A connection that falls silent beyond timeout is closed; its worker
+# lives on and serves the next one.
+
+TIMEOUT=1 MIN_SPARE=1 MAX_SPARE=1 MAX_WORKERS=1 pm_conf "$WORK/to.conf" <<EOF
+$RULES
+EOF
+: >"$WORK/log"
+pm_must_start "$WORK/to.conf" "daemon with timeout = 1 and one worker starts"
+pm_wait_idle 1
+w=$(pm_workers)
+mt_hold silent "phishtest silent"
+mt_ready silent
+ok $? "a connection goes silent mid-message"
+wait_until 5 log_has 'Qsilent: connection closed: timeout'
+ok $? "after the timeout the worker closes it and logs why"
+mt_go silent
+like "$(mt_verdict silent)" '^error' "the silent peer finds its connection closed"
+like "$(client "$WORK/a.eml")" 'reject 550 5.7.1 Pool test phish' \
+    "the next connection is served"
+is "$(pm_workers)" "$w" "by the same worker, which survived"
 pm_stop
 is $? 0 "daemon stops with status 0"
 

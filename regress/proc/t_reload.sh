@@ -26,7 +26,8 @@ EOF
 # write_conf WORD [EXTRA]: the test configuration on $PM_PORT.
 write_conf() {
 	{
-		sed -n '1,/^log_level/p' "$WORK/base.conf"
+		sed -n '1,/^log_level/p' "$WORK/base.conf" |
+		    sed "s/^listen = .*/listen = \"inet:127.0.0.1:$PM_PORT\"/"
 		printf '%s\n' "${2:-}"
 		rules "$1"
 	} >"$CONF.new" && mv "$CONF.new" "$CONF"
@@ -54,16 +55,9 @@ reload() {
 	fi
 }
 
-gone() {		# for wait_until: none of these pids is alive
-	local p
-	for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done
-	return 0
-}
-
-MIN_SPARE=2 MAX_SPARE=3 pm_conf "$WORK/base.conf" </dev/null
+TIMEOUT=30 MIN_SPARE=2 MAX_SPARE=3 pm_conf "$WORK/base.conf" </dev/null
 write_conf alpha
-pm_start "$CONF"
-ok $? "daemon starts"
+pm_must_start "$CONF"
 
 like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
     "generation 1 rejects alpha"
@@ -78,7 +72,7 @@ is "$(reload)" ok "SIGHUP with a changed rule is taken"
 like "$(verdict 'beta offer')" '^reject 550 5.7.1 Rejected: beta' \
     "new connections get the new rule: beta rejected"
 is "$(verdict 'alpha offer')" accept "and the old rule is gone: alpha accepted"
-wait_until 10 gone $gen1
+wait_until 10 pids_gone $gen1
 ok $? "the idle workers of generation 1 exit"
 
 # --- A reload in the middle of a message.
@@ -100,7 +94,7 @@ is "$(mt_verdict held)" verdict=replycode \
     "the held message gets the old generation's verdict (reject)"
 like "$(grep 'Qheld' "$WORK/log" | tail -1)" 'verdict=reject filter=phish_beta' \
     "the log shows the old filter deciding it"
-wait_until 10 gone "$held_worker"
+wait_until 10 pids_gone "$held_worker"
 ok $? "the old worker exits once its connection is done"
 [ "$(log_count 'connection closed')" -eq 0 ]
 ok $? "no connection was cut"
@@ -142,8 +136,9 @@ is "$(verdict 'gamma offer')" accept "and the refused ones do not apply"
 
 old_port=$PM_PORT
 new_port=$(free_port)
-sed -i "s/127.0.0.1:$old_port/127.0.0.1:$new_port/" "$WORK/base.conf"
+PM_PORT=$new_port
 write_conf alpha
+PM_PORT=$old_port
 pm_wait_workers 2
 gen_old=$(pm_workers)
 is "$(reload)" ok "SIGHUP with a new listen address"
@@ -152,12 +147,36 @@ wait_until 5 port_busy "$new_port"
 ok $? "the new address answers"
 like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
     "verdicts on the new address"
-wait_until 10 gone $gen_old
+wait_until 10 pids_gone $gen_old
 ok $? "the old generation's workers exit"
 wait_until 10 eval "! port_busy $old_port"
 ok $? "the old address stops answering"
 log_has "no longer listening on inet:127.0.0.1:$old_port"
 ok $? "the parent logs that it closed the old address"
+
+# --- A listen address that cannot be bound: the reload is refused.
+
+# Another daemon holds a port.
+other_port=$(free_port)
+sed -e "s/^listen = .*/listen = \"inet:127.0.0.1:$other_port\"/" \
+    -e "s|^pidfile = .*|pidfile = \"$WORK/other.pid\"|" "$CONF" \
+    >"$WORK/other.conf"
+"$PHISHMILTER" -d -f "$WORK/other.conf" >"$WORK/other.log" 2>&1 &
+other_pid=$!
+wait_until 10 port_busy "$other_port"
+ok $? "another daemon listens on port $other_port"
+cur_port=$PM_PORT
+PM_PORT=$other_port
+write_conf beta
+PM_PORT=$cur_port
+from=$(log_lines)
+is "$(reload)" failed "a reload onto a port in use is refused"
+log_has "listen inet:127\.0\.0\.1:$other_port: Address already in use" "$from"
+ok $? "... and the log says why"
+like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
+    "the old address and rules keep working"
+kill -TERM "$other_pid"
+wait "$other_pid"
 
 pm_stop
 is $? 0 "daemon stops with status 0"

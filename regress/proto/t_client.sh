@@ -21,6 +21,9 @@
 #	like: ERE		the verdict line matches (repeatable)
 #	unlike: ERE		the verdict line does not match (repeatable)
 #	log: ERE		a line the daemon logs for it (repeatable)
+#
+# Arguments name the cases to run (default: all); PM_SHOW=1 prints each
+# verdict line the client got as a diagnostic.
 
 . "${regress:-$(cd "$(dirname "$0")/.." && pwd)}/lib.sh"
 
@@ -95,6 +98,7 @@ run_check() {
 	eval "set -- $args"
 	out=$(client "$@" "$dir/msg.$msg" 2>&1)
 	got=${out#"$dir/msg.$msg: "}
+	[ -n "${PM_SHOW:-}" ] && diag "client: $got"
 
 	if [ $have_expect -eq 1 ]; then
 		is "$got" "$expect" "$desc"
@@ -139,7 +143,7 @@ run_case() {
 	pm_stop
 }
 
-# Arguments name the cases to run (for debugging); default: all.
+# The cases named as arguments, or all.
 if [ $# -gt 0 ]; then
 	for c in "$@"; do run_case "$CASES/${c%.case}.case"; done
 else

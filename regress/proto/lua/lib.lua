@@ -6,6 +6,9 @@
 
 T = {}
 
+-- Lua 5.1 has unpack, later versions table.unpack.
+local unpack = table.unpack or unpack
+
 local names = {}
 names[SMFIR_CONTINUE] = "continue"
 names[SMFIR_ACCEPT] = "accept"
@@ -62,7 +65,7 @@ function T.open(host, ip, version, protocol, actions, conmacros)
 	local conn = T.connect()
 	T.check(mt.negotiate(conn, version, protocol, actions), "negotiate")
 	if conmacros ~= nil then
-		T.check(mt.macro(conn, SMFIC_CONNECT, table.unpack(conmacros)),
+		T.check(mt.macro(conn, SMFIC_CONNECT, unpack(conmacros)),
 		    "connect macros")
 	end
 	if not mt.test_option(conn, SMFIP_NOCONNECT) then
@@ -81,7 +84,7 @@ function T.send(conn, m)
 		T.check(mt.helo(conn, m.helo), "helo")
 	end
 	if m.mailmacros ~= nil then
-		T.check(mt.macro(conn, SMFIC_MAIL, table.unpack(m.mailmacros)),
+		T.check(mt.macro(conn, SMFIC_MAIL, unpack(m.mailmacros)),
 		    "mail macros")
 	end
 	T.check(mt.mailfrom(conn, m.from or "<sender@example.org>"), "mailfrom")

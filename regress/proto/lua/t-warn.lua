@@ -51,4 +51,16 @@ T.run(function()
 	    "[Phishing?] Please verify your account"),
 	    "version 2: Subject prefixed")
 	mt.disconnect(conn)
+
+	-- An MTA that allows no header changes: the mail is only accepted.
+	conn = T.open("mx.example.net", "192.0.2.10", nil, nil, 0)
+	T.ok(not mt.test_action(conn, SMFIF_ADDHDRS),
+	    "actions not offered are not asked for")
+	T.is(T.message(conn, T.subject("Please verify your account")),
+	    "accept", "no header actions allowed: warn gives SMFIR_ACCEPT")
+	T.ok(not mt.eom_check(conn, MT_HDRINSERT) and
+	    not mt.eom_check(conn, MT_HDRADD) and
+	    not mt.eom_check(conn, MT_HDRCHANGE),
+	    "no header actions allowed: no header change is sent")
+	mt.disconnect(conn)
 end)
