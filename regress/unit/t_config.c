@@ -532,9 +532,15 @@ test_targets(void)
 	ok(strcmp(config_target_name(TARGET_HEADER), "header_") == 0 &&
 	    strcmp(config_target_name(TARGET_MACRO), "macro_") == 0,
 	    "prefixed targets are named by their prefix");
-	ok(config_target_parse("url", 3, &t, &name) == -2 &&
-	    config_target_parse("decode_subject", 14, &t, &name) == -2,
-	    "decoded targets: not supported yet (-2)");
+	ok(config_target_parse("url", 3, &t, &name) == 0 &&
+	    t == TARGET_URL &&
+	    config_target_parse("decode_subject", 14, &t, &name) == 0 &&
+	    t == TARGET_DECODE_SUBJECT &&
+	    config_target_parse("attachment_type", 15, &t, &name) == 0 &&
+	    t == TARGET_ATTACHMENT_TYPE,
+	    "decoded targets are known");
+	ok(config_target_parse("decode_body", 11, &t, &name) == -1,
+	    "a decoded target DESIGN.md does not name is unknown");
 	ok(config_target_parse("subject", 7, &t, &name) == -1 &&
 	    config_target_parse("header_", 7, &t, &name) == -1 &&
 	    config_target_parse("macro_{}", 8, &t, &name) == -1 &&
@@ -624,9 +630,9 @@ static const struct bad {
 	    "filter f: bad regex '(unclosed': missing closing parenthesis" },
 	{ "unknown target", "filter f {\n\tmatch = 'sender:x'\n"
 	    "\taction = reject\n}\n", 2, "filter f: unknown target sender" },
-	{ "decoded target", "filter f {\n\tany = 'decode_subject:x'\n"
-	    "\taction = reject\n}\n", 2,
-	    "filter f: target decode_subject is not supported yet" },
+	{ "bad whitespace mode", "filter f {\n\tany = 'decode_subject:x'\n"
+	    "\twhitespace = squeeze\n\taction = reject\n}\n", 3,
+	    "filter f: whitespace: \"squeeze\" is not collapse or strip" },
 	{ "condition without a target", "filter f {\n\tmatch = 'nocolon'\n"
 	    "\taction = reject\n}\n", 2,
 	    "filter f: condition 'nocolon' is not TARGET:REGEX" },
