@@ -244,23 +244,29 @@ decode_rendered(struct decode_walk *dw)
 }
 
 /*
- * Decodes the message once.  Returns -1 only when memory ran out; limits
- * and undecodable parts leave a partial result, noted in dc_hits and
- * dc_errors.
+ * Decodes what target t needs, once: the address and Subject headers for
+ * the header targets, the MIME parts for the others, so that a message
+ * whose filters look only at headers is never parsed as MIME.  Returns
+ * -1 only when memory ran out; limits and undecodable parts leave a
+ * partial result, noted in dc_hits and dc_errors.
  */
 int
 decode_message(struct decoded *dc, const struct config *cf,
-    const struct message *m)
+    const struct message *m, enum target t)
 {
 	struct mime_limits	ml = { cf->cf_max_mime_depth,
 				    cf->cf_max_mime_parts };
 	struct decode_walk	dw;
 
-	if (dc->dc_done)
+	if (t < TARGET_DECODE_TEXT) {
+		if (dc->dc_headers_done)
+			return 0;
+		dc->dc_headers_done = 1;
+		return decode_header_values(dc, m);
+	}
+	if (dc->dc_body_done)
 		return 0;
-	dc->dc_done = 1;
-	if (decode_header_values(dc, m) == -1)
-		return -1;
+	dc->dc_body_done = 1;
 	memset(&dw, 0, sizeof(dw));
 	dw.dw_dc = dc;
 	dc->dc_hits |= mime_walk(m->m_buf != NULL ? m->m_buf : "", m->m_len,

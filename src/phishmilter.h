@@ -188,7 +188,8 @@ struct valuelist {
 
 struct decoded {
 	struct valuelist dc_v[DECODED_MAX];
-	int		 dc_done;
+	int		 dc_headers_done;
+	int		 dc_body_done;
 	unsigned int	 dc_hits;	/* MIME_HIT_* limits that cut it */
 	unsigned int	 dc_errors;	/* decode failures, kept as text */
 };

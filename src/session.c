@@ -629,7 +629,8 @@ session_each_value(void *ctx, const struct cond *c, value_fn fn, void *arg)
 	if (TARGET_IS_DECODED(c->c_target)) {
 		struct session	*ws = ctx;	/* decoding fills the message */
 
-		if (decode_message(&ws->s_msg.m_decoded, s->s_cf, m) == -1)
+		if (decode_message(&ws->s_msg.m_decoded, s->s_cf, m,
+		    c->c_target) == -1)
 			ws->s_msg.m_error = 1;
 		return decode_each(&m->m_decoded, c, fn, arg);
 	}

@@ -98,7 +98,7 @@ void		 session_message_reset(struct session *);
 
 /* decode.c */
 int		 decode_message(struct decoded *, const struct config *,
-		    const struct message *);
+		    const struct message *, enum target);
 void		 decode_free(struct decoded *);
 int		 decode_each(const struct decoded *, const struct cond *,
 		    value_fn, void *);
