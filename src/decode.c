@@ -143,18 +143,26 @@ decode_header_values(struct decoded *dc, const struct message *m)
 	return 0;
 }
 
+/*
+ * A URL is normalised before its host is taken, so that a host written
+ * in fullwidth letters or with ideographic dots comes out as the ASCII
+ * host a browser would visit, lower-cased.
+ */
 static int
 decode_url(void *arg, const char *url, size_t len)
 {
 	struct decode_walk	*dw = arg;
-	char			 host[1024];
+	struct valuelist	*urls = decode_list(dw->dw_dc, TARGET_URL);
+	char			 host[1024], *norm;
+	size_t			 nlen;
 	int			 hlen;
 
-	if (decode_add(dw->dw_dc, TARGET_URL, decode_dup(url, len), len) == -1)
+	if ((norm = text_normalize(url, len, 0, &nlen)) == NULL ||
+	    valuelist_add(urls, norm, nlen) == -1)
 		goto oom;
-	if ((hlen = url_host(url, len, host, sizeof(host))) > 0 &&
-	    decode_add(dw->dw_dc, TARGET_URL_HOST, decode_dup(host,
-	    (size_t)hlen), (size_t)hlen) == -1)
+	if ((hlen = url_host(norm, nlen, host, sizeof(host))) > 0 &&
+	    valuelist_add(decode_list(dw->dw_dc, TARGET_URL_HOST),
+	    decode_dup(host, (size_t)hlen), (size_t)hlen) == -1)
 		goto oom;
 	return 0;
  oom:
@@ -177,6 +185,7 @@ decode_html_part(struct decode_walk *dw, const char *utf8, size_t len)
 	return valuelist_add(&dw->dw_rendered, v, vlen);
 }
 
+/* Text a reader reads or opens: text/plain and text/html parts. */
 static int
 decode_text_part(struct decode_walk *dw, const struct mime_part *p)
 {
@@ -193,11 +202,18 @@ decode_text_part(struct decode_walk *dw, const struct mime_part *p)
 		free(utf8);
 		return rc;
 	}
-	dw->dw_plain = 1;
+	if (!p->mp_attachment)
+		dw->dw_plain = 1;
 	url_extract_text(utf8, len, decode_url, dw);
 	return decode_add(dw->dw_dc, TARGET_DECODE_TEXT, utf8, len);
 }
 
+/*
+ * An attachment (mime.c: a file name, Content-Disposition: attachment,
+ * or a type that is not text) gives its name and type, in step; a plain
+ * or HTML part is decoded as text even when attached, since a reader
+ * opens it (an HTML attachment is a classic phishing form).
+ */
 static int
 decode_part(void *arg, const struct mime_part *p)
 {
@@ -205,16 +221,17 @@ decode_part(void *arg, const struct mime_part *p)
 	struct decoded		*dc = dw->dw_dc;
 	char			*v;
 
-	if (p->mp_filename != NULL && ((v = strdup(p->mp_filename)) == NULL ||
-	    decode_add(dc, TARGET_ATTACHMENT_NAME, v, strlen(v)) == -1))
-		goto oom;
 	if (p->mp_attachment) {
+		v = strdup(p->mp_filename != NULL ? p->mp_filename : "");
+		if (v == NULL ||
+		    decode_add(dc, TARGET_ATTACHMENT_NAME, v, strlen(v)) == -1)
+			goto oom;
 		if ((v = strdup(p->mp_type)) == NULL ||
 		    decode_add(dc, TARGET_ATTACHMENT_TYPE, v, strlen(v)) == -1)
 			goto oom;
-		return 0;
 	}
-	if (strncmp(p->mp_type, "text/", 5) == 0 &&
+	if ((strcmp(p->mp_type, "text/plain") == 0 ||
+	    strcmp(p->mp_type, "text/html") == 0) &&
 	    decode_text_part(dw, p) == -1)
 		goto oom;
 	return dw->dw_oom;

@@ -444,16 +444,26 @@ mime_filename(const struct mailmime_single_fields *sf, unsigned int *errors)
 	return NULL;
 }
 
+/*
+ * What a reader lists as an attachment: a part sent as one, a part with
+ * a file name not marked inline, or anything that is not plain or HTML
+ * text.
+ */
 static int
 mime_is_attachment(const struct mailmime_single_fields *sf,
-    const char *type)
+    const char *type, const char *filename)
 {
 	const struct mailmime_disposition	*d = sf->fld_disposition;
+	int					 dt = -1;
 
-	if (d != NULL && d->dsp_type != NULL &&
-	    d->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
+	if (d != NULL && d->dsp_type != NULL)
+		dt = d->dsp_type->dsp_type;
+	if (dt == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
 		return 1;
-	return strncmp(type, "text/", 5) != 0;
+	if (filename != NULL && dt != MAILMIME_DISPOSITION_TYPE_INLINE)
+		return 1;
+	return strcmp(type, "text/plain") != 0 &&
+	    strcmp(type, "text/html") != 0;
 }
 
 /* Hands one leaf part, transfer-decoded, to the callback. */
@@ -472,7 +482,8 @@ mime_leaf(struct walk *w, struct mailmime *m)
 	mime_type_name(m->mm_content_type, part.mp_type, sizeof(part.mp_type));
 	part.mp_charset = mime_charset(m->mm_content_type);
 	part.mp_filename = mime_filename(&sf, w->w_errors);
-	part.mp_attachment = mime_is_attachment(&sf, part.mp_type);
+	part.mp_attachment = mime_is_attachment(&sf, part.mp_type,
+	    part.mp_filename);
 	if (b != NULL && b->dt_type == MAILMIME_DATA_TEXT) {
 		part.mp_data = b->dt_data.dt_text.dt_data;
 		part.mp_len = b->dt_data.dt_text.dt_length;
