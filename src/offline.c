@@ -222,6 +222,23 @@ offline_print_all(struct session *s)
 			offline_print_target(s, (enum target)t, NULL);
 }
 
+/* -v: what the log line of the message would add. */
+static void
+offline_print_notes(struct session *s, const struct decision *d)
+{
+	const struct message	*m = &s->s_msg;
+	char			 limits[128];
+
+	verdict_limits(m->m_limits | m->m_decoded.dc_hits, limits,
+	    sizeof(limits));
+	if (*limits != '\0')
+		printf("\t%s\n", limits + 1);
+	if (m->m_decoded.dc_errors > 0)
+		printf("\tdecode-errors=%u\n", m->m_decoded.dc_errors);
+	if (d->d_rr.rr_limit_hits > 0)
+		printf("\tmatch-limit-hit\n");
+}
+
 static int
 offline_file(struct offline *o, const char *path)
 {
@@ -243,8 +260,10 @@ offline_file(struct offline *o, const char *path)
 	verdict_decide(s, &d);
 	printf("%s: %s %s\n", path, action_name(d.d_action),
 	    d.d_filter != NULL ? d.d_filter->f_name : "-");
-	if (o->o_verbose)
+	if (o->o_verbose) {
 		offline_print_all(s);
+		offline_print_notes(s, &d);
+	}
 	session_free(s);
 	return 0;
 }

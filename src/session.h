@@ -105,6 +105,7 @@ int		 decode_each(const struct decoded *, const struct cond *,
 
 /* verdict.c */
 void		 verdict_decide(struct session *, struct decision *);
+void		 verdict_limits(unsigned int, char *, size_t);
 int		 verdict_eom(struct session *);
 
 #endif /* SESSION_H */

@@ -243,8 +243,8 @@ verdict_decide(struct session *s, struct decision *d)
 	}
 }
 
-/* The limits that cut a message short, as "size,depth"; "" for none. */
-static void
+/* The limits that cut a message short, as " limits=a,b"; "" for none. */
+void
 verdict_limits(unsigned int hits, char *buf, size_t size)
 {
 	static const struct {
