@@ -129,9 +129,16 @@ offline_body(struct session *s, const char *p, const char *end)
 }
 
 static void
-offline_feed(struct session *s, const char *buf, size_t len)
+offline_feed(struct session *s, char *buf, size_t len)
 {
 	const char	*p = buf, *end = buf + len;
+	size_t		 i;
+
+	/* Old Mac files end lines with CR alone: read them as LF. */
+	if (memchr(buf, '\n', len) == NULL)
+		for (i = 0; i < len; i++)
+			if (buf[i] == '\r')
+				buf[i] = '\n';
 
 	/* An mbox "From " line is not part of the message. */
 	if (len > 5 && strncmp(buf, "From ", 5) == 0)
