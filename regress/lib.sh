@@ -339,7 +339,7 @@ pm_start_retry() {
 		wait "$PM_PID" 2>/dev/null
 		PM_PID=
 		log_has 'Address already in use' "$from" || break
-		new=$(free_port)
+		new=$(free_port_low)
 		sed -i "s/127\\.0\\.0\\.1:$PM_PORT\"/127.0.0.1:$new\"/" "$1"
 		PM_PORT=$new
 		try=$((try + 1))
@@ -373,4 +373,34 @@ pids_gone() {
 		    return 1
 	done
 	return 0
+}
+
+# free_port_low: like free_port, but below the kernel's ephemeral port
+# range, so that no outgoing connection of a concurrent test can take
+# the port between the choice and the bind.
+free_port_low() {
+	local lo=32768 hi p
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	[ "${lo:-0}" -gt 12000 ] || { free_port; return; }
+	while :; do
+		p=$((10000 + RANDOM % (lo - 10000)))
+		port_busy "$p" || { echo "$p"; return; }
+	done
+}
+
+# pm_conf_low FILE: pm_conf with a port from free_port_low.
+pm_conf_low() {
+	local new
+	pm_conf "$1"
+	new=$(free_port_low)
+	sed -i "s/127\\.0\\.0\\.1:$PM_PORT\"/127.0.0.1:$new\"/" "$1"
+	PM_PORT=$new
+}
+
+# pm_diag_log: the end of the daemon's log as TAP comments, when an
+# assertion failed (call before done_testing).
+pm_diag_log() {
+	[ "$T_FAILED" -eq 0 ] && return 0
+	diag "last lines of the daemon's log:"
+	diag "$(tail -40 "$WORK/log" 2>/dev/null)"
 }

@@ -227,6 +227,7 @@ static int
 parent_spawn(struct parent *p)
 {
 	struct child	*c;
+	sigset_t	 all, old;
 	pid_t		 pid;
 
 	if (p->p_nchild == p->p_childsize) {
@@ -234,13 +235,21 @@ parent_spawn(struct parent *p)
 		p->p_child = xreallocarray(p->p_child, p->p_childsize,
 		    sizeof(*p->p_child));
 	}
-	switch (pid = fork()) {
-	case -1:
+	/*
+	 * The child starts with every signal blocked, so that a SIGTERM or
+	 * SIGHUP sent before it installs its own handlers stays pending
+	 * for them (worker_signals() unblocks) instead of reaching the
+	 * parent's handler, which would lose it.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		parent_child_exec(p);	/* NOTREACHED */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
 		log_warn("fork");
 		return -1;
-	case 0:
-		parent_child_exec(p);
-		/* NOTREACHED */
 	}
 	c = &p->p_child[p->p_nchild++];
 	memset(c, 0, sizeof(*c));
@@ -535,6 +544,11 @@ parent_setup(struct parent *p, int foreground)
 {
 	int	n;
 
+	/*
+	 * Handlers first: a SIGTERM or SIGHUP sent as soon as the socket
+	 * answers must not kill the daemon with its default action.
+	 */
+	parent_signals();
 	if ((n = listen_inherit(p->p_listen, PM_MAXLISTEN)) == -1)
 		return -1;
 	if (n > 0) {
@@ -552,7 +566,6 @@ parent_setup(struct parent *p, int foreground)
 	if (pipe2(p->p_status, O_CLOEXEC) == -1 ||
 	    set_nonblock(p->p_status[0]) == -1)
 		fatal("status pipe");
-	parent_signals();
 	return 0;
 }
 

@@ -119,14 +119,14 @@ has_delivered() {	# for wait_until
 
 # The daemon: the shipped example rules, so that what is tested is what
 # is installed.
-pm_conf "$WORK/pm.conf" <<EOF
+pm_conf_low "$WORK/pm.conf" <<EOF
 include("$SRCDIR/conf/rules.d/*.conf")
 EOF
 pm_must_start "$WORK/pm.conf" "phishmilter starts with the shipped rules"
 
 # Postfix runs as user postfix and must reach its queue under $WORK.
 chmod 711 "$WORK"
-SMTP_PORT=$(free_port)
+SMTP_PORT=$(free_port_low)
 pf_config "$SMTP_PORT" "$PM_PORT"
 script -qec "$POSTFIX -c $PF_DIR start" /dev/null </dev/null \
     >"$WORK/postfix-start.out" 2>&1
@@ -204,4 +204,5 @@ like "$(grep '^<\*\*' "$WORK/down.swaks" | head -1)" '^<\*\* 451 4\.7\.1' \
     "Postfix answers 451 4.7.1 (milter_default_action = tempfail)"
 
 pf_stop
+pm_diag_log
 done_testing

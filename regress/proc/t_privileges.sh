@@ -56,7 +56,7 @@ WANT='reject 550 5.7.1 Privilege test phish;accept;'
 
 # --- Who runs as whom.
 
-pm_conf "$WORK/p.conf" <<EOF
+pm_conf_low "$WORK/p.conf" <<EOF
 $RULES
 EOF
 pm_must_start "$WORK/p.conf"
@@ -86,7 +86,7 @@ is $? 0 "daemon stops with status 0"
 
 # --- Refused users.
 
-pm_conf "$WORK/root.conf.tmp" <<EOF
+pm_conf_low "$WORK/root.conf.tmp" <<EOF
 $RULES
 EOF
 sed 's/^user = .*/user = "root"/' "$WORK/root.conf.tmp" >"$WORK/root.conf"
@@ -159,7 +159,7 @@ ok $? "the socket file is removed at exit"
 
 conf_with "$WORK/two.conf" "unix:$SOCK" "socket_mode = 0600
 socket_owner = \"$USER_NAME\""
-TWO_PORT=$(free_port)
+TWO_PORT=$(free_port_low)
 sed -i "s|^listen = .*|listen = { \"unix:$SOCK\", \"inet:127.0.0.1:$TWO_PORT\" }|" \
     "$WORK/two.conf"
 start_bg "$WORK/two.conf"
@@ -178,7 +178,7 @@ is $? 0 "daemon stops with status 0"
 
 if grep -qi '^0\{31\}1 .* lo$' /proc/net/if_inet6 2>/dev/null &&
     (exec 3<>/dev/tcp/::1/1) 2>&1 | grep -q refused; then
-	P6=$(free_port)
+	P6=$(free_port_low)
 	conf_with "$WORK/v6.conf" "inet6:[::1]:$P6"
 	start_bg "$WORK/v6.conf"
 	wait_until 10 eval "(exec 3<>/dev/tcp/::1/$P6) 2>/dev/null"
@@ -196,7 +196,7 @@ fi
 
 mkdir -p "$WORK/empty"
 chmod 755 "$WORK/empty"
-pm_conf "$WORK/ch.conf" <<EOF
+pm_conf_low "$WORK/ch.conf" <<EOF
 chroot = "$WORK/empty"
 $RULES
 EOF
@@ -213,10 +213,10 @@ is $? 0 "daemon stops with status 0"
 # --- systemd socket activation.
 
 if command -v systemd-socket-activate >/dev/null 2>&1; then
-	pm_conf "$WORK/sd.conf" <<EOF
+	pm_conf_low "$WORK/sd.conf" <<EOF
 $RULES
 EOF
-	SDPORT=$(free_port)
+	SDPORT=$(free_port_low)
 	systemd-socket-activate -l "127.0.0.1:$SDPORT" \
 	    "$PHISHMILTER" -d -f "$WORK/sd.conf" >>"$WORK/log" 2>&1 &
 	PM_PID=$!
@@ -237,4 +237,5 @@ else
 	T_N=$((T_N + 1))
 fi
 
+pm_diag_log
 done_testing
