@@ -10,9 +10,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/pmtest.XXXXXX")
 PM_PID=
 PM_PORT=
 
+# Workers first: once the parent is gone they are no longer its children.
 pm_cleanup() {
-	[ -n "$PM_PID" ] && kill -KILL "$PM_PID" 2>/dev/null
 	[ -n "$PM_PID" ] && pkill -KILL -P "$PM_PID" 2>/dev/null
+	[ -n "$PM_PID" ] && kill -KILL "$PM_PID" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap pm_cleanup EXIT
@@ -58,10 +59,12 @@ port_busy() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# Below the kernel's ephemeral range (32768 and up on Linux), so that no
+# outgoing connection of a parallel test can take the port meanwhile.
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		port_busy "$p" || { echo "$p"; return; }
 	done
 }
@@ -379,8 +382,8 @@ pids_gone() {
 # range, so that no outgoing connection of a concurrent test can take
 # the port between the choice and the bind.
 free_port_low() {
-	local lo=32768 hi p
-	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	local lo=32768 p
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
 	[ "${lo:-0}" -gt 12000 ] || { free_port; return; }
 	while :; do
 		p=$((10000 + RANDOM % (lo - 10000)))
@@ -403,4 +406,13 @@ pm_diag_log() {
 	[ "$T_FAILED" -eq 0 ] && return 0
 	diag "last lines of the daemon's log:"
 	diag "$(tail -40 "$WORK/log" 2>/dev/null)"
+}
+
+# pm_kill_tree: SIGKILL to the daemon's workers, then to the daemon
+# (in that order: once the parent is gone, pkill -P finds no child).
+pm_kill_tree() {
+	[ -n "${PM_PID:-}" ] || return 0
+	pkill -KILL -P "$PM_PID" 2>/dev/null
+	kill -KILL "$PM_PID" 2>/dev/null
+	return 0
 }

@@ -6,7 +6,7 @@
 # at start-up.
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'mt_cleanup; pm_cleanup' EXIT
+trap 'mt_cleanup; pm_kill_tree; pm_cleanup' EXIT
 
 [ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
 
@@ -126,6 +126,8 @@ like "$(client "$WORK/a.eml")" 'reject 550 5.7.1 Pool test phish' \
     "the next connection is served"
 pm_wait_idle 2
 ok $? "the pool is restored to min_spare idle workers"
+like "$(pm_pool_state)" ' [1-9][0-9]* died abnormally' \
+    "SIGUSR1's counters count the killed worker"
 kill -0 "$PM_PID"
 ok $? "the parent survived"
 pm_stop

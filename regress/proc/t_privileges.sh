@@ -7,7 +7,7 @@
 # activation hands over the listening socket.
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'pm_cleanup' EXIT
+trap 'pm_kill_tree; pm_cleanup' EXIT
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (workers change user)"
 
@@ -83,6 +83,31 @@ is "$(status_field "$PM_PID" Uid)" "0 0 0 0" "the parent stays root"
 is "$(verdicts "inet:127.0.0.1:$PM_PORT")" "$WANT" "verdicts from the workers"
 pm_stop
 is $? 0 "daemon stops with status 0"
+
+# --- A user with supplementary groups: the workers keep none of them.
+
+SUPP_USER=
+for u in $(getent passwd | awk -F: '$3 != 0 { print $1 }'); do
+	[ "$(id -G "$u" 2>/dev/null | wc -w)" -gt 1 ] && { SUPP_USER=$u; break; }
+done
+if [ -n "$SUPP_USER" ]; then
+	pm_conf_low "$WORK/supp.conf" <<EOF
+$RULES
+EOF
+	sed -i "s/^user = .*/user = \"$SUPP_USER\"/" "$WORK/supp.conf"
+	pm_must_start "$WORK/supp.conf" "daemon with user $SUPP_USER ($(id -G "$SUPP_USER" | tr ' ' ,)) starts"
+	pm_wait_workers 2
+	w=$(pm_workers | head -1)
+	is "$(status_field "$w" Groups)" "$(id -g "$SUPP_USER")" \
+	    "worker $w: $SUPP_USER's supplementary groups are dropped"
+	is "$(status_field "$w" Uid)" "$(id -u "$SUPP_USER") $(id -u "$SUPP_USER") $(id -u "$SUPP_USER") $(id -u "$SUPP_USER")" \
+	    "worker $w: runs as $SUPP_USER"
+	pm_stop
+	is $? 0 "daemon stops with status 0"
+else
+	echo "ok $((T_N + 1)) # SKIP no user with supplementary groups here"
+	T_N=$((T_N + 1))
+fi
 
 # --- Refused users.
 

@@ -3,10 +3,14 @@
 # middle of its transaction keeps the old generation's verdict and its
 # connection; a bad configuration is refused with file:line and the old
 # one keeps working; a changed listen address is bound anew and the old
-# one released; the old generation's workers exit.
+# one released; the old generation's workers exit, even those that were
+# still starting when the signal came; a listen address that cannot be
+# bound is refused like a bad configuration.
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'mt_cleanup; pm_cleanup' EXIT
+other_pid=
+trap 'mt_cleanup; [ -n "$other_pid" ] && PM_PID=$other_pid pm_kill_tree;
+    pm_kill_tree; pm_cleanup' EXIT
 
 [ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
 
@@ -154,6 +158,8 @@ wait_until 10 eval "! port_busy $old_port"
 ok $? "the old address stops answering"
 log_has "no longer listening on inet:127.0.0.1:$old_port"
 ok $? "the parent logs that it closed the old address"
+pm_stop
+is $? 0 "daemon stops with status 0"
 
 # --- SIGHUP while the first workers are still starting: every one of
 # them must retire, none may live on with the old generation's rules.
@@ -170,6 +176,7 @@ no_gen1() { [ -z "$(gen_workers 1)" ]; }
 
 stale=0
 for i in $(seq 10); do
+	wait_until 5 eval "! port_busy $PM_PORT"
 	from=$(log_lines)
 	"$PHISHMILTER" -d -f "$CONF" >>"$WORK/log" 2>&1 &
 	PM_PID=$!
@@ -212,6 +219,7 @@ like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
     "the old address and rules keep working"
 kill -TERM "$other_pid"
 wait "$other_pid"
+other_pid=
 
 pm_stop
 is $? 0 "daemon stops with status 0"

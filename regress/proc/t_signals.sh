@@ -1,12 +1,15 @@
 #!/bin/bash
 # Signals and the command line: SIGTERM with a message in hand (it still
 # gets its verdict, then a clean exit with no child left and the pid
-# file removed), SIGTERM when idle (prompt), the shutdown_timeout limit,
-# SIGUSR1's counters, -n on good and bad configurations, and the pid
-# file (the parent's pid; a second instance is refused).
+# file removed), SIGTERM when idle, between two messages of a connection
+# and while workers start (prompt), the shutdown_timeout limit, SIGUSR1's
+# counters, -n on good and bad configurations, the pid file (the
+# parent's pid; a second instance is refused), daemon mode (detach,
+# log_file, reload of a relative -f path, log reopening), and a parent
+# killed outright (its workers go too, the address is free again).
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'mt_cleanup; pm_cleanup' EXIT
+trap 'mt_cleanup; pm_kill_tree; pm_cleanup' EXIT
 
 [ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
 
