@@ -59,12 +59,15 @@ port_busy() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Below the kernel's ephemeral range (32768 and up on Linux), so that no
-# outgoing connection of a parallel test can take the port meanwhile.
+# A free port below the kernel's ephemeral range (32768 and up unless
+# ip_local_port_range says otherwise), so that no outgoing connection of
+# a concurrent test can take it between the choice and the bind.
 free_port() {
-	local p
+	local lo=32768 p
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	[ "${lo:-0}" -gt 12000 ] || lo=32768
 	while :; do
-		p=$((20000 + RANDOM % 12000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		port_busy "$p" || { echo "$p"; return; }
 	done
 }
@@ -378,17 +381,9 @@ pids_gone() {
 	return 0
 }
 
-# free_port_low: like free_port, but below the kernel's ephemeral port
-# range, so that no outgoing connection of a concurrent test can take
-# the port between the choice and the bind.
+# free_port_low: kept for the scripts that name it; free_port is low.
 free_port_low() {
-	local lo=32768 p
-	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
-	[ "${lo:-0}" -gt 12000 ] || { free_port; return; }
-	while :; do
-		p=$((10000 + RANDOM % (lo - 10000)))
-		port_busy "$p" || { echo "$p"; return; }
-	done
+	free_port
 }
 
 # pm_conf_low FILE: pm_conf with a port from free_port_low.
