@@ -598,6 +598,7 @@ parent_main(const char *conffile, int foreground, int verbose)
 	log_info("started, %zu filters, listening on %zu socket(s)",
 	    p.p_cf->cf_nfilters, p.p_nlisten);
 	parent_loop(&p);
+	free(p.p_child);
 	config_free(p.p_cf);
 	return 0;
 }
