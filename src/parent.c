@@ -453,12 +453,21 @@ parent_wait(struct parent *p, int timeout)
 	return 0;
 }
 
+static void
+parent_close_listeners(struct parent *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->p_nlisten; i++)
+		listen_close(&p->p_listen[i]);
+	p->p_nlisten = 0;
+}
+
 /* SIGTERM: no new connections; messages in hand get shutdown_timeout. */
 static void
 parent_shutdown(struct parent *p)
 {
 	long long	deadline = now_ms() + p->p_cf->cf_grace * 1000LL;
-	size_t		i;
 
 	log_info("shutting down, %zu children to drain", p->p_nchild);
 	parent_signal_all(p, SIGTERM, 0);
@@ -471,8 +480,7 @@ parent_shutdown(struct parent *p)
 		while (p->p_nchild > 0)
 			parent_wait(p, 100);
 	}
-	for (i = 0; i < p->p_nlisten; i++)
-		listen_close(&p->p_listen[i]);
+	parent_close_listeners(p);
 	if (p->p_pidfd != -1 && *p->p_cf->cf_pidfile != '\0')
 		(void)unlink(p->p_cf->cf_pidfile);
 	log_info("exiting");
@@ -590,10 +598,14 @@ parent_main(const char *conffile, int foreground, int verbose)
 	    p.p_cf->cf_log_facility);
 	if (!foreground && log_open_file(p.p_cf->cf_log_file) == -1) {
 		log_warn("open %s", p.p_cf->cf_log_file);
+		config_free(p.p_cf);
 		return 1;
 	}
-	if (privsep_lookup(p.p_cf) == -1 || parent_setup(&p, foreground) == -1)
+	if (privsep_lookup(p.p_cf) == -1 || parent_setup(&p, foreground) == -1) {
+		parent_close_listeners(&p);
+		config_free(p.p_cf);
 		return 1;
+	}
 	p.p_gen = 1;
 	log_info("started, %zu filters, listening on %zu socket(s)",
 	    p.p_cf->cf_nfilters, p.p_nlisten);
