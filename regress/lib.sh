@@ -10,9 +10,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/pmtest.XXXXXX")
 PM_PID=
 PM_PORT=
 
+# Workers first: once the parent is gone they are no longer its children.
 pm_cleanup() {
-	[ -n "$PM_PID" ] && kill -KILL "$PM_PID" 2>/dev/null
 	[ -n "$PM_PID" ] && pkill -KILL -P "$PM_PID" 2>/dev/null
+	[ -n "$PM_PID" ] && kill -KILL "$PM_PID" 2>/dev/null
 	rm -rf "$WORK"
 }
 trap pm_cleanup EXIT
@@ -58,10 +59,15 @@ port_busy() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# A free port below the kernel's ephemeral range (32768 and up unless
+# ip_local_port_range says otherwise), so that no outgoing connection of
+# a concurrent test can take it between the choice and the bind.
 free_port() {
-	local p
+	local lo=32768 p
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+	[ "${lo:-0}" -gt 12000 ] || lo=32768
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		port_busy "$p" || { echo "$p"; return; }
 	done
 }
@@ -339,7 +345,7 @@ pm_start_retry() {
 		wait "$PM_PID" 2>/dev/null
 		PM_PID=
 		log_has 'Address already in use' "$from" || break
-		new=$(free_port)
+		new=$(free_port_low)
 		sed -i "s/127\\.0\\.0\\.1:$PM_PORT\"/127.0.0.1:$new\"/" "$1"
 		PM_PORT=$new
 		try=$((try + 1))
@@ -372,5 +378,36 @@ pids_gone() {
 		grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null ||
 		    return 1
 	done
+	return 0
+}
+
+# free_port_low: kept for the scripts that name it; free_port is low.
+free_port_low() {
+	free_port
+}
+
+# pm_conf_low FILE: pm_conf with a port from free_port_low.
+pm_conf_low() {
+	local new
+	pm_conf "$1"
+	new=$(free_port_low)
+	sed -i "s/127\\.0\\.0\\.1:$PM_PORT\"/127.0.0.1:$new\"/" "$1"
+	PM_PORT=$new
+}
+
+# pm_diag_log: the end of the daemon's log as TAP comments, when an
+# assertion failed (call before done_testing).
+pm_diag_log() {
+	[ "$T_FAILED" -eq 0 ] && return 0
+	diag "last lines of the daemon's log:"
+	diag "$(tail -40 "$WORK/log" 2>/dev/null)"
+}
+
+# pm_kill_tree: SIGKILL to the daemon's workers, then to the daemon
+# (in that order: once the parent is gone, pkill -P finds no child).
+pm_kill_tree() {
+	[ -n "${PM_PID:-}" ] || return 0
+	pkill -KILL -P "$PM_PID" 2>/dev/null
+	kill -KILL "$PM_PID" 2>/dev/null
 	return 0
 }

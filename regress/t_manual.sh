@@ -111,7 +111,7 @@ described_flags() {
 }
 
 check_flags() {		# check_flags SOURCE PAGE NAME
-	local flags syn desc f missing= undescribed= extra=
+	local flags syn desc f missing='' undescribed='' extra=''
 	flags=$(getopt_flags "$1")
 	syn=$(synopsis_flags "$2")
 	desc=$(described_flags "$2")

@@ -183,10 +183,35 @@ listen_unix(struct listener *l, const char *path, const struct config *cf)
 	l->l_path = xstrdup(path);
 	l->l_family = AF_UNIX;
 	if (listen_unix_perms(path, cf) == -1) {
-		listen_close(l);
-		close(fd);
+		close(fd);	/* listen_open() unlinks the path */
 		return -1;
 	}
+	return fd;
+}
+
+static int
+listen_bind(struct listener *l, const char *spec, const struct config *cf)
+{
+	char	*copy, *rest;
+	int	 fd = -1;
+
+	copy = xstrdup(spec);
+	if ((rest = strchr(copy, ':')) == NULL)
+		log_warnx("listen %s: expected inet:, inet6: or unix:", spec);
+	else {
+		*rest++ = '\0';
+		if (strcmp(copy, "inet") == 0)
+			fd = listen_inet(l, rest, AF_INET);
+		else if (strcmp(copy, "inet6") == 0)
+			fd = listen_inet(l, rest, AF_INET6);
+		else if (strcmp(copy, "unix") == 0 ||
+		    strcmp(copy, "local") == 0)
+			fd = listen_unix(l, rest, cf);
+		else
+			log_warnx("listen %s: unknown socket type %s", spec,
+			    copy);
+	}
+	free(copy);
 	return fd;
 }
 
@@ -194,38 +219,21 @@ listen_unix(struct listener *l, const char *path, const struct config *cf)
 int
 listen_open(struct listener *l, const char *spec, const struct config *cf)
 {
-	char	*copy, *rest;
-	int	 fd;
+	int	fd;
 
 	memset(l, 0, sizeof(*l));
 	l->l_fd = -1;
 	l->l_spec = xstrdup(spec);
-	copy = xstrdup(spec);
-	if ((rest = strchr(copy, ':')) == NULL) {
-		log_warnx("listen %s: expected inet:, inet6: or unix:", spec);
-		free(copy);
-		return -1;
-	}
-	*rest++ = '\0';
-	if (strcmp(copy, "inet") == 0)
-		fd = listen_inet(l, rest, AF_INET);
-	else if (strcmp(copy, "inet6") == 0)
-		fd = listen_inet(l, rest, AF_INET6);
-	else if (strcmp(copy, "unix") == 0 || strcmp(copy, "local") == 0)
-		fd = listen_unix(l, rest, cf);
-	else {
-		log_warnx("listen %s: unknown socket type %s", spec, copy);
-		fd = -1;
-	}
-	free(copy);
-	if (fd == -1)
-		return -1;
-	if (listen(fd, LISTEN_BACKLOG) == -1 || set_nonblock(fd) == -1) {
-		log_warn("listen %s", spec);
-		close(fd);
+	if ((fd = listen_bind(l, spec, cf)) == -1) {
+		listen_close(l);
 		return -1;
 	}
 	l->l_fd = fd;
+	if (listen(fd, LISTEN_BACKLOG) == -1 || set_nonblock(fd) == -1) {
+		log_warn("listen %s", spec);
+		listen_close(l);
+		return -1;
+	}
 	return 0;
 }
 

@@ -227,6 +227,7 @@ static int
 parent_spawn(struct parent *p)
 {
 	struct child	*c;
+	sigset_t	 all, old;
 	pid_t		 pid;
 
 	if (p->p_nchild == p->p_childsize) {
@@ -234,13 +235,21 @@ parent_spawn(struct parent *p)
 		p->p_child = xreallocarray(p->p_child, p->p_childsize,
 		    sizeof(*p->p_child));
 	}
-	switch (pid = fork()) {
-	case -1:
+	/*
+	 * The child starts with every signal blocked, so that a SIGTERM or
+	 * SIGHUP sent before it installs its own handlers stays pending
+	 * for them (worker_signals() unblocks) instead of reaching the
+	 * parent's handler, which would lose it.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		parent_child_exec(p);	/* NOTREACHED */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid == -1) {
 		log_warn("fork");
 		return -1;
-	case 0:
-		parent_child_exec(p);
-		/* NOTREACHED */
 	}
 	c = &p->p_child[p->p_nchild++];
 	memset(c, 0, sizeof(*c));
@@ -444,12 +453,21 @@ parent_wait(struct parent *p, int timeout)
 	return 0;
 }
 
+static void
+parent_close_listeners(struct parent *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->p_nlisten; i++)
+		listen_close(&p->p_listen[i]);
+	p->p_nlisten = 0;
+}
+
 /* SIGTERM: no new connections; messages in hand get shutdown_timeout. */
 static void
 parent_shutdown(struct parent *p)
 {
 	long long	deadline = now_ms() + p->p_cf->cf_grace * 1000LL;
-	size_t		i;
 
 	log_info("shutting down, %zu children to drain", p->p_nchild);
 	parent_signal_all(p, SIGTERM, 0);
@@ -462,8 +480,7 @@ parent_shutdown(struct parent *p)
 		while (p->p_nchild > 0)
 			parent_wait(p, 100);
 	}
-	for (i = 0; i < p->p_nlisten; i++)
-		listen_close(&p->p_listen[i]);
+	parent_close_listeners(p);
 	if (p->p_pidfd != -1 && *p->p_cf->cf_pidfile != '\0')
 		(void)unlink(p->p_cf->cf_pidfile);
 	log_info("exiting");
@@ -535,6 +552,11 @@ parent_setup(struct parent *p, int foreground)
 {
 	int	n;
 
+	/*
+	 * Handlers first: a SIGTERM or SIGHUP sent as soon as the socket
+	 * answers must not kill the daemon with its default action.
+	 */
+	parent_signals();
 	if ((n = listen_inherit(p->p_listen, PM_MAXLISTEN)) == -1)
 		return -1;
 	if (n > 0) {
@@ -552,7 +574,6 @@ parent_setup(struct parent *p, int foreground)
 	if (pipe2(p->p_status, O_CLOEXEC) == -1 ||
 	    set_nonblock(p->p_status[0]) == -1)
 		fatal("status pipe");
-	parent_signals();
 	return 0;
 }
 
@@ -577,14 +598,19 @@ parent_main(const char *conffile, int foreground, int verbose)
 	    p.p_cf->cf_log_facility);
 	if (!foreground && log_open_file(p.p_cf->cf_log_file) == -1) {
 		log_warn("open %s", p.p_cf->cf_log_file);
+		config_free(p.p_cf);
 		return 1;
 	}
-	if (privsep_lookup(p.p_cf) == -1 || parent_setup(&p, foreground) == -1)
+	if (privsep_lookup(p.p_cf) == -1 || parent_setup(&p, foreground) == -1) {
+		parent_close_listeners(&p);
+		config_free(p.p_cf);
 		return 1;
+	}
 	p.p_gen = 1;
 	log_info("started, %zu filters, listening on %zu socket(s)",
 	    p.p_cf->cf_nfilters, p.p_nlisten);
 	parent_loop(&p);
+	free(p.p_child);
 	config_free(p.p_cf);
 	return 0;
 }

@@ -24,7 +24,7 @@ pf_stop() {
 	done
 	PF_STARTED=
 }
-trap 'pf_stop; pm_cleanup' EXIT
+trap 'pf_stop; pm_kill_tree; pm_cleanup' EXIT
 
 [ -n "${POSTFIX:-}" ] && [ -x "$POSTFIX" ] || skip_all "postfix not found"
 [ -n "${SWAKS:-}" ] && [ -x "$SWAKS" ] || skip_all "swaks not found"
@@ -119,14 +119,14 @@ has_delivered() {	# for wait_until
 
 # The daemon: the shipped example rules, so that what is tested is what
 # is installed.
-pm_conf "$WORK/pm.conf" <<EOF
+pm_conf_low "$WORK/pm.conf" <<EOF
 include("$SRCDIR/conf/rules.d/*.conf")
 EOF
 pm_must_start "$WORK/pm.conf" "phishmilter starts with the shipped rules"
 
 # Postfix runs as user postfix and must reach its queue under $WORK.
 chmod 711 "$WORK"
-SMTP_PORT=$(free_port)
+SMTP_PORT=$(free_port_low)
 pf_config "$SMTP_PORT" "$PM_PORT"
 script -qec "$POSTFIX -c $PF_DIR start" /dev/null </dev/null \
     >"$WORK/postfix-start.out" 2>&1
@@ -145,15 +145,21 @@ fi
 
 send phish "Important notice" '"MUFG" <info@mufg-secure.example>'
 is "$SW" 26 "phishing (MUFG from a foreign domain): swaks sees a refusal after DATA"
-like "$(grep '^<\*\*' "$WORK/phish.swaks")" \
-    '^<\*\* 550 5\.7\.1 Rejected as phishing: the sender impersonates MUFG' \
-    "... with the filter's 550 5.7.1 reply"
+# The reply the shipped filter gives.
+reply=$(awk '/^filter phish_mufg_from/ { on = 1 } on && /reply *=/ {
+	sub(/^[^"]*"/, ""); sub(/".*$/, ""); print; exit }' \
+    "$SRCDIR"/conf/rules.d/*.conf)
+like "$reply" '^550 ' "the shipped MUFG filter has a 550 reply ($reply)"
+grep -qF -- "<** $reply" "$WORK/phish.swaks"
+st=$?
+ok $st "... and Postfix passes it on to the client"
+[ $st -eq 0 ] || diag "$(grep '^<\*\*' "$WORK/phish.swaks")"
 wait_until 10 grep -q 'milter-reject: END-OF-MESSAGE' "$PF_DIR/maillog"
 ok $? "Postfix logs the milter's reject"
 qid=$(sed -nE 's/.* ([0-9A-F]+): milter-reject: END-OF-MESSAGE.*/\1/p' \
     "$PF_DIR/maillog" | tail -1)
 like "$(grep -E "verdict=reject" "$WORK/log" | tail -1)" \
-    "[ =]$qid[: ].*verdict=reject filter=phish_mufg_from" \
+    "[ =]${qid}[: ].*verdict=reject filter=phish_mufg_from" \
     "the daemon logs the verdict with Postfix's queue id ($qid)"
 
 # --- A clean message: delivered as sent.
@@ -168,7 +174,7 @@ like "$(delivered clean)" '^Subject: Lunch on Friday$' "with its subject unchang
 delivered clean | grep -q '^X-Phishing-Warning:'
 ok $((! $?)) "and no warning header"
 like "$(grep -F "$qid" "$WORK/log" | grep 'verdict=')" \
-    "[ =]$qid[: ].*verdict=accept" \
+    "[ =]${qid}[: ].*verdict=accept" \
     "the daemon logs the verdict with Postfix's queue id ($qid)"
 # Postfix queue ids (short format) are 10 or more hex digits.
 n=$(grep 'verdict=' "$WORK/log" | grep -Evc '[ =][0-9A-F]{10,}[: ]')
@@ -204,4 +210,5 @@ like "$(grep '^<\*\*' "$WORK/down.swaks" | head -1)" '^<\*\* 451 4\.7\.1' \
     "Postfix answers 451 4.7.1 (milter_default_action = tempfail)"
 
 pf_stop
+pm_diag_log
 done_testing

@@ -6,7 +6,7 @@
 # at start-up.
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'mt_cleanup; pm_cleanup' EXIT
+trap 'mt_cleanup; pm_kill_tree; pm_cleanup' EXIT
 
 [ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
 
@@ -45,7 +45,7 @@ any_ready() {		# for wait_until: one of these connections is held
 
 # --- Growth, ceiling and trim: min_spare 2, max_spare 3, max_workers 7.
 
-TIMEOUT=30 MIN_SPARE=2 MAX_SPARE=3 MAX_WORKERS=7 pm_conf "$WORK/pool.conf" <<EOF
+TIMEOUT=30 MIN_SPARE=2 MAX_SPARE=3 MAX_WORKERS=7 pm_conf_low "$WORK/pool.conf" <<EOF
 $RULES
 EOF
 pm_must_start "$WORK/pool.conf"
@@ -126,6 +126,8 @@ like "$(client "$WORK/a.eml")" 'reject 550 5.7.1 Pool test phish' \
     "the next connection is served"
 pm_wait_idle 2
 ok $? "the pool is restored to min_spare idle workers"
+like "$(pm_pool_state)" ' [1-9][0-9]* died abnormally' \
+    "SIGUSR1's counters count the killed worker"
 kill -0 "$PM_PID"
 ok $? "the parent survived"
 pm_stop
@@ -133,7 +135,7 @@ is $? 0 "daemon stops with status 0"
 
 # --- max_requests = 2: one worker at a time, so the pid must change.
 
-MIN_SPARE=1 MAX_SPARE=1 MAX_WORKERS=1 pm_conf "$WORK/req.conf" <<EOF
+MIN_SPARE=1 MAX_SPARE=1 MAX_WORKERS=1 pm_conf_low "$WORK/req.conf" <<EOF
 max_requests = 2
 $RULES
 EOF
@@ -159,7 +161,7 @@ is $? 0 "daemon stops with status 0"
 
 # --- Workers that die at start-up are throttled.
 
-MIN_SPARE=1 pm_conf "$WORK/die.conf" <<EOF
+MIN_SPARE=1 pm_conf_low "$WORK/die.conf" <<EOF
 chroot = "$WORK/no/such/dir"
 $RULES
 EOF
@@ -195,7 +197,7 @@ is $? 0 "daemon stops with status 0"
 # --- A connection that falls silent beyond timeout is closed; its worker
 # lives on and serves the next one.
 
-TIMEOUT=1 MIN_SPARE=1 MAX_SPARE=1 MAX_WORKERS=1 pm_conf "$WORK/to.conf" <<EOF
+TIMEOUT=1 MIN_SPARE=1 MAX_SPARE=1 MAX_WORKERS=1 pm_conf_low "$WORK/to.conf" <<EOF
 $RULES
 EOF
 : >"$WORK/log"
@@ -205,7 +207,7 @@ w=$(pm_workers)
 mt_hold silent "phishtest silent"
 mt_ready silent
 ok $? "a connection goes silent mid-message"
-wait_until 5 log_has 'Qsilent: connection closed: timeout'
+wait_until 5 log_has 'connection closed: timeout'
 ok $? "after the timeout the worker closes it and logs why"
 mt_go silent
 like "$(mt_verdict silent)" '^error' "the silent peer finds its connection closed"
@@ -215,4 +217,5 @@ is "$(pm_workers)" "$w" "by the same worker, which survived"
 pm_stop
 is $? 0 "daemon stops with status 0"
 
+pm_diag_log
 done_testing

@@ -7,7 +7,7 @@
 # activation hands over the listening socket.
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'pm_cleanup' EXIT
+trap 'pm_kill_tree; pm_cleanup' EXIT
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (workers change user)"
 
@@ -56,7 +56,7 @@ WANT='reject 550 5.7.1 Privilege test phish;accept;'
 
 # --- Who runs as whom.
 
-pm_conf "$WORK/p.conf" <<EOF
+pm_conf_low "$WORK/p.conf" <<EOF
 $RULES
 EOF
 pm_must_start "$WORK/p.conf"
@@ -84,9 +84,34 @@ is "$(verdicts "inet:127.0.0.1:$PM_PORT")" "$WANT" "verdicts from the workers"
 pm_stop
 is $? 0 "daemon stops with status 0"
 
+# --- A user with supplementary groups: the workers keep none of them.
+
+SUPP_USER=
+for u in $(getent passwd | awk -F: '$3 != 0 { print $1 }'); do
+	[ "$(id -G "$u" 2>/dev/null | wc -w)" -gt 1 ] && { SUPP_USER=$u; break; }
+done
+if [ -n "$SUPP_USER" ]; then
+	pm_conf_low "$WORK/supp.conf" <<EOF
+$RULES
+EOF
+	sed -i "s/^user = .*/user = \"$SUPP_USER\"/" "$WORK/supp.conf"
+	pm_must_start "$WORK/supp.conf" "daemon with user $SUPP_USER ($(id -G "$SUPP_USER" | tr ' ' ,)) starts"
+	pm_wait_workers 2
+	w=$(pm_workers | head -1)
+	is "$(status_field "$w" Groups)" "$(id -g "$SUPP_USER")" \
+	    "worker $w: $SUPP_USER's supplementary groups are dropped"
+	is "$(status_field "$w" Uid)" "$(id -u "$SUPP_USER") $(id -u "$SUPP_USER") $(id -u "$SUPP_USER") $(id -u "$SUPP_USER")" \
+	    "worker $w: runs as $SUPP_USER"
+	pm_stop
+	is $? 0 "daemon stops with status 0"
+else
+	echo "ok $((T_N + 1)) # SKIP no user with supplementary groups here"
+	T_N=$((T_N + 1))
+fi
+
 # --- Refused users.
 
-pm_conf "$WORK/root.conf.tmp" <<EOF
+pm_conf_low "$WORK/root.conf.tmp" <<EOF
 $RULES
 EOF
 sed 's/^user = .*/user = "root"/' "$WORK/root.conf.tmp" >"$WORK/root.conf"
@@ -159,7 +184,7 @@ ok $? "the socket file is removed at exit"
 
 conf_with "$WORK/two.conf" "unix:$SOCK" "socket_mode = 0600
 socket_owner = \"$USER_NAME\""
-TWO_PORT=$(free_port)
+TWO_PORT=$(free_port_low)
 sed -i "s|^listen = .*|listen = { \"unix:$SOCK\", \"inet:127.0.0.1:$TWO_PORT\" }|" \
     "$WORK/two.conf"
 start_bg "$WORK/two.conf"
@@ -178,7 +203,7 @@ is $? 0 "daemon stops with status 0"
 
 if grep -qi '^0\{31\}1 .* lo$' /proc/net/if_inet6 2>/dev/null &&
     (exec 3<>/dev/tcp/::1/1) 2>&1 | grep -q refused; then
-	P6=$(free_port)
+	P6=$(free_port_low)
 	conf_with "$WORK/v6.conf" "inet6:[::1]:$P6"
 	start_bg "$WORK/v6.conf"
 	wait_until 10 eval "(exec 3<>/dev/tcp/::1/$P6) 2>/dev/null"
@@ -196,7 +221,7 @@ fi
 
 mkdir -p "$WORK/empty"
 chmod 755 "$WORK/empty"
-pm_conf "$WORK/ch.conf" <<EOF
+pm_conf_low "$WORK/ch.conf" <<EOF
 chroot = "$WORK/empty"
 $RULES
 EOF
@@ -213,10 +238,10 @@ is $? 0 "daemon stops with status 0"
 # --- systemd socket activation.
 
 if command -v systemd-socket-activate >/dev/null 2>&1; then
-	pm_conf "$WORK/sd.conf" <<EOF
+	pm_conf_low "$WORK/sd.conf" <<EOF
 $RULES
 EOF
-	SDPORT=$(free_port)
+	SDPORT=$(free_port_low)
 	systemd-socket-activate -l "127.0.0.1:$SDPORT" \
 	    "$PHISHMILTER" -d -f "$WORK/sd.conf" >>"$WORK/log" 2>&1 &
 	PM_PID=$!
@@ -237,4 +262,5 @@ else
 	T_N=$((T_N + 1))
 fi
 
+pm_diag_log
 done_testing

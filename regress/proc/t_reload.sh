@@ -3,10 +3,14 @@
 # middle of its transaction keeps the old generation's verdict and its
 # connection; a bad configuration is refused with file:line and the old
 # one keeps working; a changed listen address is bound anew and the old
-# one released; the old generation's workers exit.
+# one released; the old generation's workers exit, even those that were
+# still starting when the signal came; a listen address that cannot be
+# bound is refused like a bad configuration.
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'mt_cleanup; pm_cleanup' EXIT
+other_pid=
+trap 'mt_cleanup; [ -n "$other_pid" ] && PM_PID=$other_pid pm_kill_tree;
+    pm_kill_tree; pm_cleanup' EXIT
 
 [ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
 
@@ -55,7 +59,7 @@ reload() {
 	fi
 }
 
-TIMEOUT=30 MIN_SPARE=2 MAX_SPARE=3 pm_conf "$WORK/base.conf" </dev/null
+TIMEOUT=30 MIN_SPARE=2 MAX_SPARE=3 pm_conf_low "$WORK/base.conf" </dev/null
 write_conf alpha
 pm_must_start "$CONF"
 
@@ -104,8 +108,9 @@ ok $? "no connection was cut"
 good=$(cat "$CONF")
 write_conf gamma 'min_spare = = 3'
 is "$(reload)" failed "a syntax error is refused"
+line=$(grep -n '= = 3' "$CONF" | cut -d: -f1)
 like "$(grep -E 'reload\.conf:[0-9]+' "$WORK/log" | tail -1)" \
-    'reload\.conf:[0-9]+:' "the syntax error is logged with file:line"
+    "reload\\.conf:$line: " "the syntax error is logged with file:line ($line)"
 kill -0 "$PM_PID"
 ok $? "the daemon keeps running"
 like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
@@ -126,7 +131,7 @@ gone_count=0
 for p in $before; do kill -0 "$p" 2>/dev/null || gone_count=$((gone_count + 1)); done
 is "$gone_count" 0 "a refused reload leaves the running workers alone"
 like "$(tail -n +"$from" "$WORK/log" | grep -F '(unclosed' | tail -1)" \
-    "reload\\.conf:($line|$((line - 1))|$((line + 1))):" \
+    "reload\\.conf:$line: " \
     "the bad regex is logged with file:line ($line)"
 like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
     "the old rules still work"
@@ -135,7 +140,7 @@ is "$(verdict 'gamma offer')" accept "and the refused ones do not apply"
 # --- A changed listen address.
 
 old_port=$PM_PORT
-new_port=$(free_port)
+new_port=$(free_port_low)
 PM_PORT=$new_port
 write_conf alpha
 PM_PORT=$old_port
@@ -153,11 +158,48 @@ wait_until 10 eval "! port_busy $old_port"
 ok $? "the old address stops answering"
 log_has "no longer listening on inet:127.0.0.1:$old_port"
 ok $? "the parent logs that it closed the old address"
+pm_stop
+is $? 0 "daemon stops with status 0"
+
+# --- SIGHUP while the first workers are still starting: every one of
+# them must retire, none may live on with the old generation's rules.
+
+# gen_workers G: the live workers that logged "ready, generation G".
+gen_workers() {
+	local w
+	for w in $(pm_workers); do
+		grep -qE "\[$w\]: worker: ready, generation $1," "$WORK/log" &&
+		    echo "$w"
+	done
+}
+no_gen1() { [ -z "$(gen_workers 1)" ]; }
+
+stale=0
+for i in $(seq 10); do
+	wait_until 5 eval "! port_busy $PM_PORT"
+	from=$(log_lines)
+	"$PHISHMILTER" -d -f "$CONF" >>"$WORK/log" 2>&1 &
+	PM_PID=$!
+	j=0
+	until exec 3<>"/dev/tcp/127.0.0.1/$PM_PORT"; do
+		j=$((j + 1))
+		[ $j -gt 20000 ] && break
+	done 2>/dev/null
+	kill -HUP "$PM_PID"
+	exec 3>&-
+	wait_until 10 log_has 'generation 2: [0-9]+ filters' "$from"
+	wait_until 5 no_gen1 || {
+		stale=$((stale + 1)); diag "try $i: generation 1 lives on: $(gen_workers 1)"; }
+	pm_stop
+done
+is "$stale" 0 "SIGHUP as workers start: none of them stays in the old generation (10 tries)"
+
+pm_must_start "$CONF" "daemon starts again"
 
 # --- A listen address that cannot be bound: the reload is refused.
 
 # Another daemon holds a port.
-other_port=$(free_port)
+other_port=$(free_port_low)
 sed -e "s/^listen = .*/listen = \"inet:127.0.0.1:$other_port\"/" \
     -e "s|^pidfile = .*|pidfile = \"$WORK/other.pid\"|" "$CONF" \
     >"$WORK/other.conf"
@@ -177,8 +219,10 @@ like "$(verdict 'alpha offer')" '^reject 550 5.7.1 Rejected: alpha' \
     "the old address and rules keep working"
 kill -TERM "$other_pid"
 wait "$other_pid"
+other_pid=
 
 pm_stop
 is $? 0 "daemon stops with status 0"
 
+pm_diag_log
 done_testing

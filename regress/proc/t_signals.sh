@@ -1,12 +1,15 @@
 #!/bin/bash
 # Signals and the command line: SIGTERM with a message in hand (it still
 # gets its verdict, then a clean exit with no child left and the pid
-# file removed), SIGTERM when idle (prompt), the shutdown_timeout limit,
-# SIGUSR1's counters, -n on good and bad configurations, and the pid
-# file (the parent's pid; a second instance is refused).
+# file removed), SIGTERM when idle, between two messages of a connection
+# and while workers start (prompt), the shutdown_timeout limit, SIGUSR1's
+# counters, -n on good and bad configurations, the pid file (the
+# parent's pid; a second instance is refused), daemon mode (detach,
+# log_file, reload of a relative -f path, log reopening), and a parent
+# killed outright (its workers go too, the address is free again).
 
 . "${regress:-$(dirname "$0")/..}/lib.sh"
-trap 'mt_cleanup; pm_cleanup' EXIT
+trap 'mt_cleanup; pm_kill_tree; pm_cleanup' EXIT
 
 [ -n "${MILTERTEST:-}" ] || skip_all "miltertest not found"
 
@@ -30,12 +33,12 @@ wait_exit() {
 
 # --- -n
 
-pm_conf "$WORK/good.conf" <<EOF
+pm_conf_low "$WORK/good.conf" <<EOF
 $RULES
 EOF
 "$PHISHMILTER" -n -f "$WORK/good.conf" >"$WORK/n.out" 2>&1
 is $? 0 "-n on a good configuration exits 0"
-pm_conf "$WORK/bad.conf" <<'EOF'
+pm_conf_low "$WORK/bad.conf" <<'EOF'
 filter broken {
 	match = { 'header_subject:(unclosed' }
 	action = reject
@@ -43,23 +46,28 @@ filter broken {
 EOF
 "$PHISHMILTER" -n -f "$WORK/bad.conf" >/dev/null 2>"$WORK/n.err"
 is $? 1 "-n on a bad regex exits 1"
-like "$(cat "$WORK/n.err")" 'bad\.conf:[0-9]+:' "... with file:line: in stderr"
-pm_conf "$WORK/bad2.conf" <<'EOF'
+line=$(grep -n "(unclosed" "$WORK/bad.conf" | cut -d: -f1)
+like "$(cat "$WORK/n.err")" "bad\\.conf:$line: .*\\(unclosed" \
+    "... with file:line: ($line) in stderr"
+pm_conf_low "$WORK/bad2.conf" <<'EOF'
 max_spare = = 3
 EOF
 "$PHISHMILTER" -n -f "$WORK/bad2.conf" >/dev/null 2>"$WORK/n.err"
 is $? 1 "-n on a syntax error exits 1"
-like "$(cat "$WORK/n.err")" 'bad2\.conf:[0-9]+:' "... with file:line: in stderr"
+line=$(grep -n "= = 3" "$WORK/bad2.conf" | cut -d: -f1)
+like "$(cat "$WORK/n.err")" "bad2\\.conf:$line: " \
+    "... with file:line: ($line) in stderr"
 
 # --- The pid file, SIGUSR1.
 
-TIMEOUT=30 GRACE=10 pm_conf "$WORK/sig.conf" <<EOF
+TIMEOUT=30 GRACE=10 pm_conf_low "$WORK/sig.conf" <<EOF
 $RULES
 EOF
 pm_must_start "$WORK/sig.conf"
+wait_until 5 test -s "$PIDFILE"
 is "$(cat "$PIDFILE" 2>/dev/null)" "$PM_PID" "the pid file holds the parent's pid"
 
-second_port=$(free_port)
+second_port=$(free_port_low)
 sed "s/127\\.0\\.0\\.1:$PM_PORT\"/127.0.0.1:$second_port\"/" \
     "$WORK/sig.conf" >"$WORK/second.conf"
 timeout 10 "$PHISHMILTER" -d -f "$WORK/second.conf" >"$WORK/second.out" 2>&1
@@ -121,6 +129,32 @@ ok $? "... leaving no worker"
 test ! -e "$PIDFILE"
 ok $? "... and no pid file"
 PM_PID=
+
+# --- SIGTERM the moment the socket answers: handled, not fatal.
+
+fails=0
+slow=0
+for i in $(seq 20); do
+	"$PHISHMILTER" -d -f "$WORK/sig.conf" >>"$WORK/log" 2>&1 &
+	PM_PID=$!
+	# Probe without a fork or a pause: the signal follows the bind closely.
+	j=0
+	until exec 3<>"/dev/tcp/127.0.0.1/$PM_PORT"; do
+		j=$((j + 1))
+		[ $j -gt 20000 ] && break
+	done 2>/dev/null
+	kill -TERM "$PM_PID"
+	t0=$(date +%s%N)
+	exec 3>&-
+	wait_exit
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ST" -eq 0 ] && [ ! -e "$PIDFILE" ] || {
+		fails=$((fails + 1)); diag "try $i: exit status $ST"; }
+	[ "$ms" -lt 3000 ] || { slow=$((slow + 1)); diag "try $i: $ms ms"; }
+done
+PM_PID=
+is "$fails" 0 "SIGTERM as soon as the port answers: exit 0 and no pid file, 20 times"
+is "$slow" 0 "... and workers still starting take it too: no exit waited for shutdown_timeout"
 
 # --- SIGTERM with a connection open between two messages: no message
 # is in hand, so the daemon need not wait for the MTA to quit.
@@ -204,7 +238,7 @@ is $? 0 "daemon stops with status 0"
 
 # --- A message that does not end within shutdown_timeout.
 
-TIMEOUT=30 GRACE=2 pm_conf "$WORK/grace.conf" <<EOF
+TIMEOUT=30 GRACE=2 pm_conf_low "$WORK/grace.conf" <<EOF
 $RULES
 EOF
 pm_must_start "$WORK/grace.conf" "daemon with shutdown_timeout = 2 starts"
@@ -229,4 +263,5 @@ PM_PID=
 mt_go stuck
 like "$(mt_verdict stuck)" '^error' "the stuck connection was closed"
 
+pm_diag_log
 done_testing

@@ -147,6 +147,7 @@ test_semantics(void)
 	    "any group holds when one value of a multi-valued target matches");
 	ok(strcmp(decide(cf, &none, NULL, NULL), "-") == 0,
 	    "nothing matches: no decider");
+	config_free(cf);
 }
 
 static void
@@ -165,6 +166,7 @@ test_missing_and_order(void)
 	ok(strcmp(decide(cf, &msg, &nwarn, NULL), "empty") == 0,
 	    "a missing header is one empty value; first decisive filter wins");
 	ok(nwarn == 1, "warn filter before the decider is collected");
+	config_free(cf);
 }
 
 static void
@@ -183,6 +185,7 @@ test_limits(void)
 	ok(strcmp(decide(cf, &msg, NULL, &limits), "-") == 0,
 	    "catastrophic backtracking is cut and taken as no match");
 	ok(limits == 1, "the limit hit is counted");
+	config_free(cf);
 }
 
 static void
@@ -202,6 +205,7 @@ test_needs(void)
 	    NEED_QUARANTINE), "headers, rcpt, add-header and quarantine needed");
 	ok(!(needs & NEED_HELO) && !(needs & NEED_CHGHDRS),
 	    "helo and change-header not needed");
+	config_free(cf);
 }
 
 static void
