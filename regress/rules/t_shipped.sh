@@ -1,0 +1,24 @@
+#!/bin/bash
+# The shipped rule set (conf/) against messages written for it: each
+# regress/rules/msgs/*.eml says in its X-Expect header what the shipped
+# configuration must answer ("reject phish_mufg_from", "accept -"),
+# through the same code the workers run (phishmilter -t).
+
+. "$regress/lib.sh"
+
+CONF="$top_srcdir/conf/phishmilter.conf"
+MSGS="$regress/rules/msgs"
+
+"$PHISHMILTER" -n -f "$CONF" >"$WORK/n.out" 2>&1
+ok $? "the shipped configuration compiles"
+
+for m in "$MSGS"/*.eml; do
+	[ -f "$m" ] || continue
+	want=$(sed -n 's/^X-Expect: *//p;/^\r\{0,1\}$/q' "$m" | tr -d '\r' |
+	    head -1)
+	name=$(basename "$m")
+	got=$("$PHISHMILTER" -t -f "$CONF" "$m" 2>&1 | sed "s|^$m: ||")
+	is "$got" "$want" "$name: $want"
+done
+
+done_testing
