@@ -455,23 +455,8 @@ struct text_ctx {
 #define REF_NONUL	0x02	/* drop NUL bytes */
 #define REF_RAW		0x04	/* no references at all */
 
-static int
-is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
-static int
-is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
 
-static int
-is_alnum(int c)
-{
-	return is_alpha(c) || is_digit(c);
-}
 
 /* HTML's whitespace: tab, LF, FF, CR, space. */
 static int
@@ -480,11 +465,6 @@ is_space(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
 }
 
-static int
-to_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
 
 /* s[0..n) equals the lower-case word w, ASCII case ignored. */
 static int
@@ -493,7 +473,7 @@ word_is(const char *s, size_t n, const char *w)
 	size_t	i;
 
 	for (i = 0; i < n; i++)
-		if (w[i] == '\0' || to_lower((unsigned char)s[i]) != w[i])
+		if (w[i] == '\0' || ascii_tolower((unsigned char)s[i]) != w[i])
 			return 0;
 	return w[n] == '\0';
 }
@@ -644,8 +624,8 @@ html_ref_numeric(const char *s, size_t len, uint32_t *cp)
 		i++;
 	}
 	for (; i < len; i++, ndigit++) {
-		c = to_lower((unsigned char)s[i]);
-		if (is_digit(c))
+		c = ascii_tolower((unsigned char)s[i]);
+		if (ascii_isdigit(c))
 			d = (uint32_t)(c - '0');
 		else if (base == 16 && c >= 'a' && c <= 'f')
 			d = (uint32_t)(c - 'a' + 10);
@@ -675,7 +655,7 @@ html_ref_named(const char *s, size_t len, int flags, uint32_t *cp)
 	const struct entity	*e;
 	size_t			 n, k;
 
-	for (n = 0; n < len && n <= ENTITY_MAXLEN && is_alnum(s[n]); n++)
+	for (n = 0; n < len && n <= ENTITY_MAXLEN && ascii_isalnum(s[n]); n++)
 		;
 	if (n == 0)
 		return 0;
@@ -687,7 +667,7 @@ html_ref_named(const char *s, size_t len, int flags, uint32_t *cp)
 		if ((e = entity_find(s, k)) == NULL || !e->e_legacy)
 			continue;
 		if ((flags & REF_ATTR) && k < len &&
-		    (is_alnum(s[k]) || s[k] == '='))
+		    (ascii_isalnum(s[k]) || s[k] == '='))
 			return 0;
 		*cp = e->e_cp;
 		return k;
@@ -808,7 +788,7 @@ html_tag_name(const char *s, size_t len, size_t i, struct html_tag *t)
 	for (; i < len && !is_space(s[i]) && s[i] != '/' && s[i] != '>';
 	    i++, n++)
 		if (n < HTML_NAMEMAX - 1)
-			t->ht_name[n] = (char)to_lower((unsigned char)s[i]);
+			t->ht_name[n] = (char)ascii_tolower((unsigned char)s[i]);
 	if (n >= HTML_NAMEMAX)
 		t->ht_name[0] = '\0';
 	return i;
@@ -964,7 +944,7 @@ html_walk_markup(const char *s, size_t len, size_t *ip,
 		*ip = html_skip_bogus(s, len, i + 2);
 		return 0;
 	case '/':
-		if (is_alpha(s[i + 2]))
+		if (ascii_isalpha(s[i + 2]))
 			return html_walk_tag(s, len, ip, 1, h);
 		*ip = s[i + 2] == '>' ? i + 3 : html_skip_bogus(s, len, i + 2);
 		return 0;
@@ -979,7 +959,7 @@ html_is_markup(const char *s, size_t len, size_t i)
 {
 	if (len - i < 2)
 		return 0;
-	if (s[i + 1] == '!' || s[i + 1] == '?' || is_alpha(s[i + 1]))
+	if (s[i + 1] == '!' || s[i + 1] == '?' || ascii_isalpha(s[i + 1]))
 		return 1;
 	return s[i + 1] == '/' && len - i >= 3;
 }
@@ -1045,7 +1025,7 @@ css_normalize(char *s, size_t len)
 			if (o > 0 && s[o - 1] != ' ')
 				s[o++] = ' ';
 		} else
-			s[o++] = (char)to_lower((unsigned char)s[i]);
+			s[o++] = (char)ascii_tolower((unsigned char)s[i]);
 	}
 	return o;
 }
@@ -1071,11 +1051,11 @@ css_number(const char *v, size_t n, int *zero, int *intzero)
 	*zero = *intzero = 1;
 	if (i < n && v[i] == '+')
 		i++;
-	for (; i < n && is_digit(v[i]); i++)
+	for (; i < n && ascii_isdigit(v[i]); i++)
 		if (v[i] != '0')
 			*zero = *intzero = 0;
 	if (i < n && v[i] == '.')
-		for (i++; i < n && is_digit(v[i]); i++)
+		for (i++; i < n && ascii_isdigit(v[i]); i++)
 			if (v[i] != '0')
 				*zero = 0;
 	return i;
@@ -1094,7 +1074,7 @@ css_font_size(const char *v, size_t n)
 
 	if (n == 0 || v[0] == '-')
 		return 0;
-	if (!is_digit(v[0]) && v[0] != '.' && v[0] != '+') {
+	if (!ascii_isdigit(v[0]) && v[0] != '.' && v[0] != '+') {
 		if (word_is(v, n, "smaller") || word_is(v, n, "larger") ||
 		    word_is(v, n, "inherit") || word_is(v, n, "unset"))
 			return 0;
@@ -1122,7 +1102,7 @@ css_font(const char *v, size_t n)
 	for (i = 0; i < n; i = j + 1) {
 		for (j = i; j < n && v[j] != ' '; j++)
 			;
-		if (is_digit(v[i]) || v[i] == '.') {
+		if (ascii_isdigit(v[i]) || v[i] == '.') {
 			const char	*slash = memchr(v + i, '/', j - i);
 
 			return css_font_size(v + i, slash == NULL ?

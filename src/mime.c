@@ -123,14 +123,6 @@ mime_append(char **buf, size_t *len, size_t *size, const char *p, size_t n)
 	return 0;
 }
 
-static int
-mime_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /*
  * Quoted-printable (and RFC 2047's Q with header set) into out, which
@@ -153,8 +145,8 @@ mime_qp_decode(const char *in, size_t len, int header, char *out,
 			continue;
 		}
 		if (i + 2 < len &&
-		    (hi = mime_hexval((unsigned char)in[i + 1])) >= 0 &&
-		    (lo = mime_hexval((unsigned char)in[i + 2])) >= 0) {
+		    (hi = ascii_hexval((unsigned char)in[i + 1])) >= 0 &&
+		    (lo = ascii_hexval((unsigned char)in[i + 2])) >= 0) {
 			out[o++] = (char)(hi << 4 | lo);
 			i += 2;
 			continue;
@@ -393,9 +385,9 @@ mime_2231_piece(const char *v, int extended, char **buf, size_t *len,
 
 	for (; *v != '\0'; v++) {
 		c = *v;
-		if (extended && c == '%' && mime_hexval(v[1]) >= 0 &&
-		    mime_hexval(v[2]) >= 0) {
-			c = (char)(mime_hexval(v[1]) * 16 + mime_hexval(v[2]));
+		if (extended && c == '%' && ascii_hexval(v[1]) >= 0 &&
+		    ascii_hexval(v[2]) >= 0) {
+			c = (char)(ascii_hexval(v[1]) * 16 + ascii_hexval(v[2]));
 			v += 2;
 		}
 		if (mime_append(buf, len, size, &c, 1) == -1)

@@ -299,6 +299,11 @@ int		 cidr_parse(const char *, struct cidr *);
 int		 cidr_match(const struct cidr *, size_t,
 		    const struct sockaddr *);
 int		 cidr_match_string(const struct cidr *, size_t, const char *);
+int		 ascii_isalpha(int);
+int		 ascii_isdigit(int);
+int		 ascii_isalnum(int);
+int		 ascii_tolower(int);
+int		 ascii_hexval(int);
 int		 set_nonblock(int);
 int		 set_cloexec(int);
 long long	 now_ms(void);

@@ -82,41 +82,10 @@ static const char *const url_text_prefixes[] = {
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
-static int
-is_alpha(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
-static int
-is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
 
-static int
-is_alnum(int c)
-{
-	return is_alpha(c) || is_digit(c);
-}
 
-static int
-hex_value(int c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
-static int
-to_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
 
 /* s[0..n) begins with the lower-case word w, ASCII case ignored. */
 static int
@@ -125,7 +94,7 @@ prefix_is(const char *s, size_t n, const char *w)
 	size_t	i;
 
 	for (i = 0; w[i] != '\0'; i++)
-		if (i >= n || to_lower((unsigned char)s[i]) != w[i])
+		if (i >= n || ascii_tolower((unsigned char)s[i]) != w[i])
 			return 0;
 	return 1;
 }
@@ -247,7 +216,7 @@ static size_t
 url_prefix(const char *s, size_t len, size_t i)
 {
 	size_t	k, n;
-	int	c = to_lower((unsigned char)s[i]), prev;
+	int	c = ascii_tolower((unsigned char)s[i]), prev;
 
 	if (c != 'h' && c != 'f' && c != 'w')
 		return 0;
@@ -258,7 +227,7 @@ url_prefix(const char *s, size_t len, size_t i)
 		if (c != 'w' || i == 0)
 			return n;
 		prev = (unsigned char)s[i - 1];
-		if (is_alnum(prev) || (prev != '\0' &&
+		if (ascii_isalnum(prev) || (prev != '\0' &&
 		    strchr(".-_@/%~+", prev) != NULL))
 			return 0;
 		return n;
@@ -275,7 +244,7 @@ url_has_host(const char *s, size_t n)
 	if (n == 0)
 		return 0;
 	c = (unsigned char)s[0];
-	return is_alnum(c) || c >= 0x80 || c == '[' || c == '%';
+	return ascii_isalnum(c) || c >= 0x80 || c == '[' || c == '%';
 }
 
 /*
@@ -368,15 +337,15 @@ url_scheme(const char *s, size_t n)
 {
 	size_t	i, j;
 
-	if (n == 0 || !is_alpha(s[0]))
+	if (n == 0 || !ascii_isalpha(s[0]))
 		return 0;
-	for (i = 1; i < n && (is_alnum(s[i]) || s[i] == '+' || s[i] == '-' ||
+	for (i = 1; i < n && (ascii_isalnum(s[i]) || s[i] == '+' || s[i] == '-' ||
 	    s[i] == '.'); i++)
 		;
 	if (i >= n || s[i] != ':')
 		return 0;
 	/* "www.example.com:8080/x" is a host and a port. */
-	for (j = i + 1; j < n && is_digit(s[j]); j++)
+	for (j = i + 1; j < n && ascii_isdigit(s[j]); j++)
 		;
 	if (j > i + 1 && (j == n || s[j] == '/' || s[j] == '?' ||
 	    s[j] == '#'))
@@ -559,7 +528,7 @@ url_ipv4_part(const char *s, size_t n, uint64_t *v)
 		n--;
 	}
 	for (*v = 0; n > 0; s++, n--) {
-		if ((d = hex_value((unsigned char)*s)) == -1 ||
+		if ((d = ascii_hexval((unsigned char)*s)) == -1 ||
 		    (unsigned int)d >= base || *v > UINT32_MAX)
 			return -1;
 		*v = *v * base + (unsigned int)d;
@@ -578,11 +547,11 @@ url_ends_in_number(const char *host, size_t n)
 	if (i == n)
 		return 0;
 	if (n - i >= 2 && host[i] == '0' && host[i + 1] == 'x') {
-		for (i += 2; i < n && hex_value((unsigned char)host[i]) != -1;
+		for (i += 2; i < n && ascii_hexval((unsigned char)host[i]) != -1;
 		    i++)
 			;
 	} else
-		for (; i < n && is_digit(host[i]); i++)
+		for (; i < n && ascii_isdigit(host[i]); i++)
 			;
 	return i == n;
 }
@@ -633,7 +602,7 @@ url_host_ipv6(const char *s, size_t n, char *host, size_t size)
 	if (n == 0 || n >= sizeof(buf) || n >= size)
 		return -1;
 	for (i = 0; i < n; i++)
-		buf[i] = (char)to_lower((unsigned char)s[i]);
+		buf[i] = (char)ascii_tolower((unsigned char)s[i]);
 	buf[n] = '\0';
 	if (inet_pton(AF_INET6, buf, &in6) == 1 &&
 	    inet_ntop(AF_INET6, &in6, buf, sizeof(buf)) != NULL)
@@ -678,15 +647,15 @@ url_host_copy(const char *s, size_t n, char *host, size_t size)
 
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)s[i];
-		if (c == '%' && n - i >= 3 && hex_value(s[i + 1]) != -1 &&
-		    hex_value(s[i + 2]) != -1) {
-			c = hex_value(s[i + 1]) << 4 | hex_value(s[i + 2]);
+		if (c == '%' && n - i >= 3 && ascii_hexval(s[i + 1]) != -1 &&
+		    ascii_hexval(s[i + 2]) != -1) {
+			c = ascii_hexval(s[i + 1]) << 4 | ascii_hexval(s[i + 2]);
 			i += 2;
 		}
 		/* No browser goes to a host with a control in it. */
 		if (c < 0x20 || c == 0x7F || o + 1 >= size)
 			return -1;
-		host[o++] = (char)to_lower(c);
+		host[o++] = (char)ascii_tolower(c);
 	}
 	o = url_map_dots(host, o);
 	while (o > 0 && host[o - 1] == '.')

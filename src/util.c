@@ -194,6 +194,45 @@ set_cloexec(int fd)
 	return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
+/*
+ * ASCII character classes, whatever the locale: protocol and markup
+ * syntax (HTML, URLs, MIME) is ASCII, and <ctype.h> is undefined for
+ * the negative chars of UTF-8 text.
+ */
+int
+ascii_isalpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int
+ascii_isdigit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+ascii_isalnum(int c)
+{
+	return ascii_isalpha(c) || ascii_isdigit(c);
+}
+
+int
+ascii_tolower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* The value of a hexadecimal digit, or -1. */
+int
+ascii_hexval(int c)
+{
+	if (ascii_isdigit(c))
+		return c - '0';
+	c = ascii_tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 long long
 now_ms(void)
 {
