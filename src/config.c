@@ -49,6 +49,7 @@ struct conf_state {
 	struct filter	*cs_filters;	/* checked filters, in file order */
 	size_t		 cs_nfilters;
 	size_t		 cs_maxfilters;
+	int		 cs_mode;	/* of the file being included, or unset */
 };
 
 static struct conf_state	*conf_cur;
@@ -136,6 +137,8 @@ static int	conf_parse_level(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_parse_action(cfg_t *, cfg_opt_t *, const char *, void *);
 static int	conf_parse_whitespace(cfg_t *, cfg_opt_t *, const char *,
 		    void *);
+static int	conf_parse_modename(cfg_t *, cfg_opt_t *, const char *,
+		    void *);
 static int	conf_include(cfg_t *, cfg_opt_t *, int, const char **);
 
 /* libconfuse wants writable strings for the defaults it parses. */
@@ -150,6 +153,7 @@ static cfg_opt_t filter_opts[] = {
 	CFG_BOOL("report", cfg_false, CFGF_NODEFAULT),
 	CFG_STR("subject_prefix", NULL, CFGF_NODEFAULT),
 	CFG_INT_CB("whitespace", 0, CFGF_NONE, conf_parse_whitespace),
+	CFG_INT_CB("mode", MODE_ENFORCE, CFGF_NODEFAULT, conf_parse_modename),
 	CFG_END()
 };
 
@@ -194,6 +198,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_STR("log_facility", "mail", CFGF_NONE),
 	CFG_STR("warn_header", "X-Phishing-Warning", CFGF_NONE),
 	CFG_STR("subject_prefix", "", CFGF_NONE),
+	CFG_INT_CB("mode", MODE_ENFORCE, CFGF_NONE, conf_parse_modename),
 	CFG_INT_CB("match_limit", 1000000, CFGF_NONE, conf_parse_number),
 	CFG_INT_CB("depth_limit", 10000, CFGF_NONE, conf_parse_number),
 	CFG_INT_CB("max_mime_depth", 32, CFGF_NONE, conf_parse_number),
@@ -408,6 +413,22 @@ conf_parse_level(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 	conf_error(cfg, "%s: \"%s\" is not err, warning, notice, info or "
 	    "debug", cfg_opt_name(opt), value);
 	return -1;
+}
+
+/* mode = enforce, warn or log. */
+static int
+conf_parse_modename(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result)
+{
+	enum mode	m;
+
+	if (mode_parse(value, &m) == -1) {
+		conf_error(cfg, "mode: \"%s\" is not enforce, warn or log",
+		    value);
+		return -1;
+	}
+	*(long *)result = (long)m;
+	return 0;
 }
 
 /* whitespace = collapse (1 space per run, the default) or strip (none). */
@@ -942,6 +963,8 @@ conf_filter_build(cfg_t *sec, struct filter *f)
 		f->f_subject_prefix = xstrdup(s);
 	if (cfg_getint(sec, "whitespace") == 1)
 		conf_filter_strip(f);
+	f->f_mode = cfg_size(sec, "mode") > 0 ? (int)cfg_getint(sec, "mode") :
+	    conf_cur->cs_mode;
 	if (cfg_size(sec, "report") > 0)
 		f->f_report = cfg_getbool(sec, "report") == cfg_true;
 	else
@@ -1243,15 +1266,26 @@ conf_include_glob(cfg_t *cfg, const char *pattern)
 static int
 conf_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
 {
-	char	*path;
-	int	 rv;
+	char		*path;
+	int		 rv, saved;
+	enum mode	 m;
 
-	if (argc != 1 || *argv[0] == '\0') {
-		conf_error(cfg, "include: wants one file name or pattern");
+	if (argc < 1 || argc > 2 || *argv[0] == '\0') {
+		conf_error(cfg, "include: wants a file name or pattern, and "
+		    "optionally a mode");
 		return -1;
 	}
 	if (conf_cur == NULL)
 		return -1;
+	if (argc == 2 && mode_parse(argv[1], &m) == -1) {
+		conf_error(cfg, "include: mode \"%s\" is not enforce, warn or "
+		    "log", argv[1]);
+		return -1;
+	}
+	/* The filters of the included files follow that mode. */
+	saved = conf_cur->cs_mode;
+	if (argc == 2)
+		conf_cur->cs_mode = (int)m;
 	if (strpbrk(argv[0], "*?[") == NULL) {
 		path = conf_path_join(conf_filename(cfg), argv[0], 0);
 		rv = conf_include_file(cfg, path);
@@ -1259,6 +1293,7 @@ conf_include(cfg_t *cfg, cfg_opt_t *opt, int argc, const char **argv)
 		path = conf_path_join(conf_filename(cfg), argv[0], 1);
 		rv = conf_include_glob(cfg, path);
 	}
+	conf_cur->cs_mode = saved;
 	free(path);
 	return rv;
 }
@@ -1334,6 +1369,7 @@ conf_build_message(cfg_t *cfg, struct config *cf)
 	    NULL ? "" : cfg_getstr(cfg, "subject_prefix"));
 	cf->cf_match_limit = (uint32_t)cfg_getint(cfg, "match_limit");
 	cf->cf_depth_limit = (uint32_t)cfg_getint(cfg, "depth_limit");
+	cf->cf_mode = (enum mode)cfg_getint(cfg, "mode");
 	cf->cf_max_mime_depth = (unsigned int)cfg_getint(cfg,
 	    "max_mime_depth");
 	cf->cf_max_mime_parts = (unsigned int)cfg_getint(cfg,
@@ -1472,6 +1508,7 @@ config_load(const char *path)
 	}
 	memset(&cs, 0, sizeof(cs));
 	cs.cs_root = cfg;
+	cs.cs_mode = MODE_UNSET;
 	conf_cur = &cs;
 	if (conf_parse_buf(cfg, path, buf, len) == 0)
 		cf = conf_build(cfg, &cs, path);

@@ -265,8 +265,10 @@ offline_file(struct offline *o, const char *path)
 	offline_envelope(s);
 	free(buf);
 	verdict_decide(s, &d);
-	printf("%s: %s %s\n", path, action_name(d.d_action),
-	    d.d_filter != NULL ? d.d_filter->f_name : "-");
+	printf("%s: %s %s%s%s\n", path, action_name(d.d_action),
+	    d.d_filter != NULL ? d.d_filter->f_name : "-",
+	    d.d_would >= 0 ? " would=" : "",
+	    d.d_would >= 0 ? action_name((enum action)d.d_would) : "");
 	if (o->o_verbose) {
 		offline_print_all(s);
 		offline_print_notes(s, &d);

@@ -51,6 +51,15 @@ enum action {
 	ACTION_MAX
 };
 
+/* How a decision is carried out (mode): for real, as a mark, or logged. */
+enum mode {
+	MODE_ENFORCE = 0,
+	MODE_WARN,		/* refusals become warnings */
+	MODE_LOG,		/* decisions are only logged */
+	MODE_MAX
+};
+#define MODE_UNSET		(-1)	/* a filter that follows its file's */
+
 /* What a condition looks at (DESIGN.md, "Targets"). */
 enum target {
 	TARGET_HEADER = 0,	/* header_<name>: raw, every occurrence */
@@ -106,6 +115,7 @@ struct filter {
 	struct cond	*f_any;		/* one must hold, if any given */
 	size_t		 f_nany;
 	enum action	 f_action;
+	int		 f_mode;	/* enum mode, or MODE_UNSET */
 	char		*f_reply;	/* "550 5.7.1 text"; NULL: default */
 	char		*f_subject_prefix; /* warn; NULL: the global one */
 	int		 f_report;
@@ -151,6 +161,7 @@ struct config {
 	size_t		 cf_max_message_size;
 	enum action	 cf_oversize_action;
 	enum action	 cf_error_action;	/* tempfail or accept */
+	enum mode	 cf_mode;		/* unless a filter says */
 	struct cidr	*cf_skip;
 	size_t		 cf_nskip;
 	int		 cf_skip_authenticated;
@@ -309,6 +320,9 @@ int		 set_cloexec(int);
 long long	 now_ms(void);
 long long	 now_us(void);
 const char	*action_name(enum action);
+const char	*mode_name(enum mode);
+int		 mode_parse(const char *, enum mode *);
+enum mode	 filter_mode(const struct config *, const struct filter *);
 int		 action_parse(const char *, enum action *);
 
 /* config.c */

@@ -190,7 +190,8 @@ rules_needs(const struct config *cf)
 
 		needs |= rules_cond_needs(f->f_match, f->f_nmatch);
 		needs |= rules_cond_needs(f->f_any, f->f_nany);
-		if (f->f_action == ACTION_WARN) {
+		if (f->f_action == ACTION_WARN || (f->f_action !=
+		    ACTION_ACCEPT && filter_mode(cf, f) == MODE_WARN)) {
 			needs |= NEED_ADDHDRS;
 			if ((f->f_subject_prefix != NULL &&
 			    *f->f_subject_prefix != '\0') ||

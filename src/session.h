@@ -82,6 +82,7 @@ struct decision {
 	enum action		 d_action;
 	const struct filter	*d_filter;	/* the decider, or NULL */
 	const char		*d_note;	/* why, when no filter */
+	int			 d_would;	/* enforce's action, or -1 */
 	struct rules_result	 d_rr;
 };
 

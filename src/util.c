@@ -22,6 +22,12 @@ static const char *const action_names[ACTION_MAX] = {
 	[ACTION_QUARANTINE] = "quarantine",
 };
 
+static const char *const mode_names[MODE_MAX] = {
+	[MODE_ENFORCE] = "enforce",
+	[MODE_WARN] = "warn",
+	[MODE_LOG] = "log",
+};
+
 void *
 xmalloc(size_t size)
 {
@@ -270,4 +276,32 @@ action_parse(const char *s, enum action *a)
 			return 0;
 		}
 	return -1;
+}
+
+const char *
+mode_name(enum mode m)
+{
+	if ((unsigned int)m >= MODE_MAX)
+		return "unknown";
+	return mode_names[m];
+}
+
+int
+mode_parse(const char *s, enum mode *m)
+{
+	int	i;
+
+	for (i = 0; i < MODE_MAX; i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*m = (enum mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* The mode a filter's decisions are carried out in. */
+enum mode
+filter_mode(const struct config *cf, const struct filter *f)
+{
+	return f->f_mode == MODE_UNSET ? cf->cf_mode : (enum mode)f->f_mode;
 }

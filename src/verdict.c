@@ -209,6 +209,36 @@ verdict_skipped(struct session *s, struct decision *d)
 	return 0;
 }
 
+/*
+ * Modes: a filter in warn mode marks what it would refuse, one in log
+ * mode only logs; the decision keeps what enforce would have done.
+ * Warn filters in log mode add no header.
+ */
+static void
+verdict_modes(struct session *s, struct decision *d)
+{
+	const struct config	 *cf = s->s_cf;
+	struct rules_result	 *rr = &d->d_rr;
+	size_t			  i, n = 0;
+	enum mode		  m;
+
+	for (i = 0; i < rr->rr_nwarn; i++)
+		if (filter_mode(cf, rr->rr_warn[i]) != MODE_LOG)
+			rr->rr_warn[n++] = rr->rr_warn[i];
+	rr->rr_nwarn = n;
+	if (d->d_filter == NULL || d->d_action == ACTION_ACCEPT ||
+	    d->d_action == ACTION_WARN ||
+	    (m = filter_mode(cf, d->d_filter)) == MODE_ENFORCE)
+		return;
+	d->d_would = (int)d->d_action;
+	if (m == MODE_WARN) {
+		d->d_action = ACTION_WARN;
+		/* rr_warn has room: it holds no decider. */
+		rr->rr_warn[rr->rr_nwarn++] = d->d_filter;
+	} else
+		d->d_action = rr->rr_nwarn > 0 ? ACTION_WARN : ACTION_ACCEPT;
+}
+
 /* Decides, without answering: shared by the workers and -t. */
 void
 verdict_decide(struct session *s, struct decision *d)
@@ -217,6 +247,7 @@ verdict_decide(struct session *s, struct decision *d)
 	struct target_source	 src = { session_each_value, s };
 
 	memset(d, 0, sizeof(*d));
+	d->d_would = -1;
 	d->d_action = ACTION_ACCEPT;
 	d->d_note = "-";
 	if (verdict_skipped(s, d))
@@ -231,9 +262,14 @@ verdict_decide(struct session *s, struct decision *d)
 	if (d->d_rr.rr_timeout) {
 		d->d_action = cf->cf_error_action;
 		d->d_note = "time-budget-exceeded";
-	} else if ((d->d_filter = d->d_rr.rr_decider) != NULL)
+		return;
+	}
+	if ((d->d_filter = d->d_rr.rr_decider) != NULL)
 		d->d_action = d->d_filter->f_action;
-	else if (s->s_msg.m_oversize && cf->cf_oversize_action !=
+	verdict_modes(s, d);
+	if (d->d_filter != NULL)
+		return;
+	if (s->s_msg.m_oversize && cf->cf_oversize_action !=
 	    ACTION_ACCEPT) {
 		d->d_action = cf->cf_oversize_action;
 		d->d_note = "oversize";
@@ -281,10 +317,12 @@ verdict_log(struct session *s, const struct decision *d, long long us)
 	if (m->m_decoded.dc_errors > 0)
 		snprintf(errors, sizeof(errors), " decode-errors=%u",
 		    m->m_decoded.dc_errors);
-	log_info("%s: client=%s from=<%s> rcpts=%zu verdict=%s filter=%s "
+	log_info("%s: client=%s from=<%s> rcpts=%zu verdict=%s%s%s filter=%s "
 	    "ms=%lld.%02lld%s%s%s", session_tag(s),
 	    s->s_addr != NULL && *s->s_addr ? s->s_addr : "-", from,
 	    m->m_nrcpt, action_name(d->d_action),
+	    d->d_would >= 0 ? " would=" : "",
+	    d->d_would >= 0 ? action_name((enum action)d->d_would) : "",
 	    d->d_filter != NULL ? d->d_filter->f_name : d->d_note,
 	    us / 1000, (us % 1000) / 10, limits, errors,
 	    d->d_rr.rr_limit_hits ? " match-limit-hit" : "");
