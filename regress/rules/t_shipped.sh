@@ -12,6 +12,12 @@ MSGS="$regress/rules/msgs"
 "$PHISHMILTER" -n -f "$CONF" >"$WORK/n.out" 2>&1
 ok $? "the shipped configuration compiles"
 
+# Every rule file is installed and distributed.
+for f in "$top_srcdir"/conf/rules.d/*.conf; do
+	grep -q "rules.d/$(basename "$f")" "$top_srcdir/conf/Makefile.am"
+	ok $? "$(basename "$f") is listed in conf/Makefile.am"
+done
+
 for m in "$MSGS"/*.eml; do
 	[ -f "$m" ] || continue
 	want=$(sed -n 's/^X-Expect: *//p;/^\r\{0,1\}$/q' "$m" | tr -d '\r' |
