@@ -170,6 +170,12 @@ static cfg_opt_t spamhaus_opts[] = {
 	CFG_END()
 };
 
+/* official FILTER { domains = { ... } }: a site's own brand domains. */
+static cfg_opt_t official_opts[] = {
+	CFG_STR_LIST("domains", NULL, CFGF_NONE),
+	CFG_END()
+};
+
 static cfg_opt_t conf_opts[] = {
 	CFG_STR_LIST("listen", def_listen, CFGF_NONE),
 	CFG_STR("user", PHISHMILTER_USER, CFGF_NONE),
@@ -192,6 +198,7 @@ static cfg_opt_t conf_opts[] = {
 	CFG_INT_CB("error_action", ACTION_TEMPFAIL, CFGF_NONE,
 	    conf_parse_action),
 	CFG_STR_LIST("skip_networks", def_skip, CFGF_NONE),
+	CFG_STR_LIST("skip_senders", NULL, CFGF_NONE),
 	CFG_BOOL("skip_authenticated", cfg_true, CFGF_NONE),
 	CFG_INT_CB("log_level", LOG_INFO, CFGF_NONE, conf_parse_level),
 	CFG_STR("log_file", NULL, CFGF_NONE),
@@ -206,6 +213,8 @@ static cfg_opt_t conf_opts[] = {
 	CFG_INT_CB("max_headers", 1000, CFGF_NONE, conf_parse_number),
 	CFG_SEC("spamhaus", spamhaus_opts, CFGF_NONE),
 	CFG_SEC("filter", filter_opts,
+	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	CFG_SEC("official", official_opts,
 	    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	CFG_FUNC("include", conf_include),
 	CFG_END()
@@ -929,6 +938,9 @@ conf_filter_clear(struct filter *f)
 	free(f->f_file);
 	free(f->f_reply);
 	free(f->f_subject_prefix);
+	for (i = 0; i < f->f_nofficial; i++)
+		free(f->f_official[i]);
+	free(f->f_official);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -1010,6 +1022,86 @@ conf_filter_done(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	conf_filter_add(cs, &f);
 	return 0;
+}
+
+/* A sender entry: "user@domain" or "domain", nothing else. */
+static int
+conf_sender_ok(const char *v)
+{
+	const char	*at = strchr(v, '@');
+
+	if (*v == '\0' || strpbrk(v, " \t<>,;\"'") != NULL)
+		return 0;
+	if (at == NULL)
+		return strchr(v, '.') != NULL;
+	return at != v && strchr(at + 1, '@') == NULL && at[1] != '\0';
+}
+
+static int
+conf_check_sender(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*v = cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1);
+
+	if (v != NULL && !conf_sender_ok(v)) {
+		conf_error(cfg, "%s: \"%s\" is not an address or a domain",
+		    cfg_opt_name(opt), v);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Validator of an official section, at its closing brace: the filter it
+ * names must be defined above it, and gets the domains, which exempt a
+ * sender there from the filter.
+ */
+static int
+conf_official_done(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_state	*cs = conf_cur;
+	struct filter		*f = NULL;
+	cfg_t			*sec;
+	const char		*name, *d;
+	size_t			 i, n;
+
+	if (cs == NULL || cfg_opt_size(opt) == 0)
+		return 0;
+	sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	name = cfg_title(sec);
+	for (i = 0; i < cs->cs_nfilters && f == NULL; i++)
+		if (strcmp(cs->cs_filters[i].f_name, name) == 0)
+			f = &cs->cs_filters[i];
+	if (f == NULL) {
+		conf_error(cfg, "official %s: no filter of that name above",
+		    name);
+		return -1;
+	}
+	n = cfg_size(sec, "domains");
+	for (i = 0; i < n; i++) {
+		d = cfg_getnstr(sec, "domains", (unsigned int)i);
+		if (!conf_sender_ok(d) || strchr(d, '@') != NULL) {
+			conf_error(cfg, "official %s: \"%s\" is not a domain",
+			    name, d);
+			return -1;
+		}
+		f->f_official = xreallocarray(f->f_official,
+		    f->f_nofficial + 1, sizeof(*f->f_official));
+		f->f_official[f->f_nofficial++] = xstrdup(d);
+	}
+	return 0;
+}
+
+/* A string list option as a new array of copies. */
+static char **
+conf_strlist(cfg_t *cfg, const char *name, size_t *np)
+{
+	unsigned int	 i, n = cfg_size(cfg, name);
+	char		**v = xcalloc(n + 1, sizeof(*v));
+
+	for (i = 0; i < n; i++)
+		v[i] = xstrdup(cfg_getnstr(cfg, name, i));
+	*np = n;
+	return v;
 }
 
 /*
@@ -1359,6 +1451,8 @@ conf_build_message(cfg_t *cfg, struct config *cf)
 	    (enum action)cfg_getint(cfg, "oversize_action");
 	cf->cf_error_action = (enum action)cfg_getint(cfg, "error_action");
 	conf_cidrs(cfg, "skip_networks", &cf->cf_skip, &cf->cf_nskip);
+	cf->cf_skip_senders = conf_strlist(cfg, "skip_senders",
+	    &cf->cf_nskip_senders);
 	cf->cf_skip_authenticated =
 	    cfg_getbool(cfg, "skip_authenticated") == cfg_true;
 	cf->cf_log_level = (int)cfg_getint(cfg, "log_level");
@@ -1463,6 +1557,8 @@ static const struct {
 	{ "filter|any",			conf_check_cond },
 	{ "filter|action",		conf_filter_note },
 	{ "filter|report",		conf_filter_note },
+	{ "official",			conf_official_done },
+	{ "skip_senders",		conf_check_sender },
 	{ "filter|reply",		conf_check_filter_text },
 	{ "filter|subject_prefix",	conf_check_filter_text },
 };
@@ -1541,6 +1637,9 @@ config_free(struct config *cf)
 	free(cf->cf_socket_owner);
 	free(cf->cf_socket_group);
 	free(cf->cf_skip);
+	for (i = 0; i < cf->cf_nskip_senders; i++)
+		free(cf->cf_skip_senders[i]);
+	free(cf->cf_skip_senders);
 	free(cf->cf_log_file);
 	free(cf->cf_log_facility);
 	free(cf->cf_warn_header);

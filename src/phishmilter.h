@@ -119,6 +119,8 @@ struct filter {
 	char		*f_reply;	/* "550 5.7.1 text"; NULL: default */
 	char		*f_subject_prefix; /* warn; NULL: the global one */
 	int		 f_report;
+	char		**f_official;	/* extra official sender domains */
+	size_t		 f_nofficial;
 };
 
 /* An address block from skip_networks or safe_address. */
@@ -164,6 +166,8 @@ struct config {
 	enum mode	 cf_mode;		/* unless a filter says */
 	struct cidr	*cf_skip;
 	size_t		 cf_nskip;
+	char		**cf_skip_senders;	/* addresses and domains */
+	size_t		 cf_nskip_senders;
 	int		 cf_skip_authenticated;
 	int		 cf_log_level;		/* LOG_ERR .. LOG_DEBUG */
 	char		*cf_log_file;		/* NULL: syslog */
@@ -324,6 +328,7 @@ const char	*mode_name(enum mode);
 int		 mode_parse(const char *, enum mode *);
 enum mode	 filter_mode(const struct config *, const struct filter *);
 int		 action_parse(const char *, enum action *);
+int		 address_in(const char *, size_t, char *const *, size_t);
 
 /* config.c */
 struct config	*config_load(const char *);

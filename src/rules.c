@@ -185,11 +185,15 @@ rules_needs(const struct config *cf)
 	unsigned int	 needs = 0;
 	size_t		 i;
 
+	if (cf->cf_nskip_senders > 0)
+		needs |= NEED_DECODE | NEED_HEADERS;
 	for (i = 0; i < cf->cf_nfilters; i++) {
 		const struct filter	*f = &cf->cf_filters[i];
 
 		needs |= rules_cond_needs(f->f_match, f->f_nmatch);
 		needs |= rules_cond_needs(f->f_any, f->f_nany);
+		if (f->f_nofficial > 0)
+			needs |= NEED_DECODE | NEED_HEADERS;
 		if (f->f_action == ACTION_WARN || (f->f_action !=
 		    ACTION_ACCEPT && filter_mode(cf, f) == MODE_WARN)) {
 			needs |= NEED_ADDHDRS;
@@ -241,12 +245,52 @@ rules_cond_holds(struct ruleset *rs, const struct target_source *src,
 	return c->c_negate ? !ma.ma_matched : ma.ma_matched;
 }
 
+struct exempt_arg {
+	const struct filter	*ea_filter;
+	int			 ea_exempt;
+};
+
+/* The last address of a decoded From ("Name <a@b>, <c@d>"). */
+static int
+rules_exempt_value(void *arg, const char *v, size_t len)
+{
+	struct exempt_arg	*ea = arg;
+	const char		*lt = NULL, *gt, *p;
+
+	for (p = v; p < v + len; p++)
+		if (*p == '<')
+			lt = p;
+	if (lt == NULL || (gt = memchr(lt, '>', len - (size_t)(lt - v)))
+	    == NULL)
+		return 0;
+	ea->ea_exempt = address_in(lt + 1, (size_t)(gt - lt - 1),
+	    ea->ea_filter->f_official, ea->ea_filter->f_nofficial);
+	return 0;
+}
+
+/* A sender at a site's own official domain for the brand (official). */
+static int
+rules_exempt(const struct target_source *src, const struct filter *f)
+{
+	struct exempt_arg	ea = { f, 0 };
+	struct cond		c;
+
+	if (f->f_nofficial == 0)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.c_target = TARGET_DECODE_FROM;
+	(void)src->ts_each(src->ts_ctx, &c, rules_exempt_value, &ea);
+	return ea.ea_exempt;
+}
+
 static int
 rules_filter_holds(struct ruleset *rs, const struct target_source *src,
     const struct filter *f, struct rules_result *rr)
 {
 	size_t	i;
 
+	if (rules_exempt(src, f))
+		return 0;
 	for (i = 0; i < f->f_nmatch; i++)
 		if (!rules_cond_holds(rs, src, &f->f_match[i], rr))
 			return 0;

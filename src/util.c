@@ -305,3 +305,41 @@ filter_mode(const struct config *cf, const struct filter *f)
 {
 	return f->f_mode == MODE_UNSET ? cf->cf_mode : (enum mode)f->f_mode;
 }
+
+/* Whether domain (of length len) is d or a subdomain of d. */
+static int
+domain_under(const char *domain, size_t len, const char *d)
+{
+	size_t	dl = strlen(d);
+
+	if (len < dl || strncasecmp(domain + len - dl, d, dl) != 0)
+		return 0;
+	return len == dl || domain[len - dl - 1] == '.';
+}
+
+/*
+ * Whether an address matches a list of addresses ("user@example.com",
+ * compared whole) and domains ("example.com", its subdomains too).
+ */
+int
+address_in(const char *addr, size_t len, char *const *list, size_t n)
+{
+	const char	*at = NULL, *p;
+	size_t		 i;
+
+	for (p = addr; p < addr + len; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (strchr(list[i], '@') != NULL) {
+			if (strlen(list[i]) == len &&
+			    strncasecmp(list[i], addr, len) == 0)
+				return 1;
+		} else if (domain_under(at + 1, len - (size_t)(at + 1 - addr),
+		    list[i]))
+			return 1;
+	}
+	return 0;
+}

@@ -190,6 +190,51 @@ verdict_final(struct session *s, const struct decision *d)
 	}
 }
 
+struct trusted_arg {
+	const struct config	*ta_cf;
+	int			 ta_hit;
+};
+
+static int
+verdict_from_trusted(void *arg, const char *v, size_t len)
+{
+	struct trusted_arg	*ta = arg;
+	const char		*lt = memchr(v, '<', len), *gt;
+
+	/* Each address of the From header: "Name <a@b>, <c@d>". */
+	while (lt != NULL && (gt = memchr(lt, '>', len - (size_t)(lt - v)))) {
+		if (address_in(lt + 1, (size_t)(gt - lt - 1),
+		    ta->ta_cf->cf_skip_senders, ta->ta_cf->cf_nskip_senders))
+			return ta->ta_hit = 1;
+		lt = memchr(gt, '<', len - (size_t)(gt - v));
+	}
+	return 0;
+}
+
+/*
+ * skip_senders: the envelope sender, or an address of the From header,
+ * at a trusted address or domain.  Both can be forged: this is for
+ * partners whose mail the rules misjudge, not a defence.
+ */
+static int
+verdict_trusted_sender(struct session *s)
+{
+	const struct config	*cf = s->s_cf;
+	const char		*from = s->s_msg.m_from;
+	struct trusted_arg	 ta = { cf, 0 };
+	struct cond		 c;
+
+	if (cf->cf_nskip_senders == 0)
+		return 0;
+	if (from != NULL && address_in(from, strlen(from),
+	    cf->cf_skip_senders, cf->cf_nskip_senders))
+		return 1;
+	memset(&c, 0, sizeof(c));
+	c.c_target = TARGET_DECODE_FROM;
+	(void)session_each_value(s, &c, verdict_from_trusted, &ta);
+	return ta.ta_hit;
+}
+
 static int
 verdict_skipped(struct session *s, struct decision *d)
 {
@@ -199,6 +244,10 @@ verdict_skipped(struct session *s, struct decision *d)
 	if (s->s_addr != NULL && *s->s_addr != '\0' &&
 	    cidr_match_string(cf->cf_skip, cf->cf_nskip, s->s_addr)) {
 		d->d_note = "skip_networks";
+		return 1;
+	}
+	if (verdict_trusted_sender(s)) {
+		d->d_note = "skip_senders";
 		return 1;
 	}
 	auth = session_macro(s, "auth_authen");

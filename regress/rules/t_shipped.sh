@@ -12,6 +12,15 @@ MSGS="$regress/rules/msgs"
 "$PHISHMILTER" -n -f "$CONF" >"$WORK/n.out" 2>&1
 ok $? "the shipped configuration compiles"
 
+# The examples of local.d/site.conf, taken in, still make a good
+# configuration with the shipped rules.
+cp -R "$top_srcdir/conf" "$WORK/conf"
+sed -i 's/^#\([^ ]\)/\1/' "$WORK/conf/local.d/site.conf"
+"$PHISHMILTER" -n -f "$WORK/conf/phishmilter.conf" >"$WORK/n2.out" 2>&1
+ok $? "the examples of local.d/site.conf are valid"
+grep -q '^official phish_mufg' "$WORK/conf/local.d/site.conf"
+ok $? "and they were taken in"
+
 # Every rule file is installed and distributed.
 for f in "$top_srcdir"/conf/rules.d/*.conf; do
 	grep -q "rules.d/$(basename "$f")" "$top_srcdir/conf/Makefile.am"

@@ -624,6 +624,15 @@ static const struct bad {
 	    "include: mode \"b\" is not enforce, warn or log" },
 	{ "include with three arguments", "include(\"a\", \"log\", \"c\")\n",
 	    1, "include: wants a file name or pattern, and optionally a mode" },
+	{ "official for no filter", "official nosuch {\n\tdomains = "
+	    "{ \"a.example\" }\n}\n", 3,
+	    "official nosuch: no filter of that name above" },
+	{ "official with an address", "filter f {\n\tmatch = 'helo:x'\n"
+	    "\taction = reject\n}\nofficial f {\n\tdomains = "
+	    "{ \"a@b.example\" }\n}\n", 7,
+	    "official f: \"a@b.example\" is not a domain" },
+	{ "bad trusted sender", "skip_senders = { \"<a@b.example>\" }\n", 1,
+	    "skip_senders: \"<a@b.example>\" is not an address or a domain" },
 	{ "bad global mode", "mode = loud\n", 1,
 	    "mode: \"loud\" is not enforce, warn or log" },
 	{ "include inside a filter", "filter f {\n\tinclude(\"x\")\n}\n", 2,
