@@ -36,4 +36,16 @@ for m in "$MSGS"/*.eml; do
 	is "$got" "$want" "$name: $want"
 done
 
+# The detection report over the same messages: every genuine one passes,
+# every spoof is caught.
+real=$(ls "$MSGS"/*-real*.eml | wc -l)
+out=$(PHISHMILTER="$PHISHMILTER" "$regress/detect.sh" -f "$CONF" \
+    "$MSGS"/*-real*.eml)
+like "$out" "^messages: $real\$" "detect.sh counts the $real genuine messages"
+like "$out" '^stopped: 0 ' "no genuine message is stopped"
+like "$out" '^marked:  0 ' "no genuine message is marked"
+out=$(PHISHMILTER="$PHISHMILTER" "$regress/detect.sh" -f "$CONF" \
+    "$MSGS"/*-spoof*.eml)
+like "$out" '^caught \(stopped or marked\): 100\.0%$' "every spoof is caught"
+
 done_testing
