@@ -15,7 +15,8 @@
 static void __attribute__((__noreturn__))
 usage(void)
 {
-	fprintf(stderr, "usage: phishmilter [-dnv] [-f file] [-t message ...]\n");
+	fprintf(stderr,
+	    "usage: phishmilter [-dnv] [-f file] [-t message ...]\n");
 	exit(1);
 }
 

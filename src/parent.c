@@ -601,7 +601,8 @@ parent_main(const char *conffile, int foreground, int verbose)
 		config_free(p.p_cf);
 		return 1;
 	}
-	if (privsep_lookup(p.p_cf) == -1 || parent_setup(&p, foreground) == -1) {
+	if (privsep_lookup(p.p_cf) == -1 ||
+	    parent_setup(&p, foreground) == -1) {
 		parent_close_listeners(&p);
 		config_free(p.p_cf);
 		return 1;

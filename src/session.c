@@ -174,8 +174,8 @@ session_optneg(struct session *s, const char *data, size_t len)
 
 	if (milter_optneg_decode(data, len, &version, &actions,
 	    &protocol) == -1 || version < MILTER_VERSION_MIN) {
-		log_warnx("%s: bad option negotiation (version %u)", session_tag(s),
-		    len >= 4 ? milter_get32(data) : 0);
+		log_warnx("%s: bad option negotiation (version %u)",
+		    session_tag(s), len >= 4 ? milter_get32(data) : 0);
 		return SESSION_CLOSE;
 	}
 	want = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOBODY |
@@ -238,7 +238,8 @@ session_connect(struct session *s, const char *data, size_t len)
 		if (len < 2 ||
 		    (data += 2, len -= 2,
 		    (addr = milter_next_string(&data, &len)) == NULL)) {
-			log_warnx("%s: malformed connect address", session_tag(s));
+			log_warnx("%s: malformed connect address",
+			    session_tag(s));
 			return SESSION_CLOSE;
 		}
 	}
@@ -496,7 +497,8 @@ session_macro_cmd(struct session *s, const char *data, size_t len)
 	enum macro_stage	 st;
 
 	if (len < 1 || (st = session_macro_stage(data[0])) == STAGE_MAX) {
-		log_warnx("%s: macros for unknown step ignored", session_tag(s));
+		log_warnx("%s: macros for unknown step ignored",
+		    session_tag(s));
 		return 0;
 	}
 	ms = &s->s_macros[st];
@@ -728,8 +730,8 @@ session_serve(struct session *s, volatile sig_atomic_t *stop)
 			return 0;
 		if (rc == MILTER_ERROR) {
 			if (!(*stop && !s->s_msg.m_active))
-				log_warnx("%s: connection closed: %s", session_tag(s),
-				    s->s_mc.mc_error);
+				log_warnx("%s: connection closed: %s",
+				    session_tag(s), s->s_mc.mc_error);
 			return -1;
 		}
 		if (session_dispatch(s, &p) == SESSION_CLOSE)
