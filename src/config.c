@@ -1050,43 +1050,65 @@ conf_check_sender(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/*
- * Validator of an official section, at its closing brace: the filter it
- * names must be defined above it, and gets the domains, which exempt a
- * sender there from the filter.
- */
+/* Adds the domains of an official section to filter f. */
 static int
-conf_official_done(cfg_t *cfg, cfg_opt_t *opt)
+conf_official_add(cfg_t *cfg, cfg_t *sec, struct filter *f)
 {
-	struct conf_state	*cs = conf_cur;
-	struct filter		*f = NULL;
-	cfg_t			*sec;
-	const char		*name, *d;
-	size_t			 i, n;
+	const char	*d;
+	unsigned int	 i, n = cfg_size(sec, "domains");
 
-	if (cs == NULL || cfg_opt_size(opt) == 0)
-		return 0;
-	sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
-	name = cfg_title(sec);
-	for (i = 0; i < cs->cs_nfilters && f == NULL; i++)
-		if (strcmp(cs->cs_filters[i].f_name, name) == 0)
-			f = &cs->cs_filters[i];
-	if (f == NULL) {
-		conf_error(cfg, "official %s: no filter of that name above",
-		    name);
-		return -1;
-	}
-	n = cfg_size(sec, "domains");
 	for (i = 0; i < n; i++) {
-		d = cfg_getnstr(sec, "domains", (unsigned int)i);
+		d = cfg_getnstr(sec, "domains", i);
 		if (!conf_sender_ok(d) || strchr(d, '@') != NULL) {
 			conf_error(cfg, "official %s: \"%s\" is not a domain",
-			    name, d);
+			    cfg_title(sec), d);
 			return -1;
 		}
 		f->f_official = xreallocarray(f->f_official,
 		    f->f_nofficial + 1, sizeof(*f->f_official));
 		f->f_official[f->f_nofficial++] = xstrdup(d);
+	}
+	return 0;
+}
+
+/* The filter called name, or one of its family (name_body, name_link). */
+static int
+conf_official_names(const char *fname, const char *name)
+{
+	size_t	len = strlen(name);
+
+	return strncmp(fname, name, len) == 0 &&
+	    (fname[len] == '\0' || fname[len] == '_');
+}
+
+/*
+ * Validator of an official section, at its closing brace: a filter of
+ * that name must be defined above it; it and the filters named after it
+ * (phish_mufg_body for phish_mufg) get the domains, which exempt a
+ * sender there.
+ */
+static int
+conf_official_done(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_state	*cs = conf_cur;
+	cfg_t			*sec;
+	size_t			 i, found = 0;
+
+	if (cs == NULL || cfg_opt_size(opt) == 0)
+		return 0;
+	sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	for (i = 0; i < cs->cs_nfilters; i++) {
+		if (!conf_official_names(cs->cs_filters[i].f_name,
+		    cfg_title(sec)))
+			continue;
+		if (conf_official_add(cfg, sec, &cs->cs_filters[i]) == -1)
+			return -1;
+		found++;
+	}
+	if (found == 0) {
+		conf_error(cfg, "official %s: no filter of that name above",
+		    cfg_title(sec));
+		return -1;
 	}
 	return 0;
 }
