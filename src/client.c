@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "milter.h"
@@ -49,6 +51,7 @@
 #define CLIENT_FLUSH_AT		(256 * 1024)	/* pipelined bytes */
 #define CLIENT_TRACE_MAX	200		/* payload bytes shown by -v */
 #define CLIENT_NAME_MAX		128		/* longest macro name */
+#define CLIENT_MAX_CONC		1024		/* -c: workers */
 
 #ifdef PACKAGE_VERSION
 #define CLIENT_VERSION		"phishmilter-client " PACKAGE_VERSION
@@ -176,6 +179,7 @@ struct session {
 	struct strbuf		 s_trace;
 	const char		*s_error;
 	char			 s_errbuf[256];
+	int			 s_nmsgs;	/* sent on it, for -M */
 };
 
 struct message {
@@ -194,7 +198,47 @@ struct header {
 	size_t		 h_valuelen;
 };
 
+/* A verdict as load mode counts it: quarantine apart from accept. */
+enum load_kind {
+	LOAD_ERROR = VERDICT_NONE,
+	LOAD_ACCEPT = VERDICT_ACCEPT,
+	LOAD_REJECT = VERDICT_REJECT,
+	LOAD_TEMPFAIL = VERDICT_TEMPFAIL,
+	LOAD_DISCARD = VERDICT_DISCARD,
+	LOAD_QUARANTINE,
+	LOAD_MAX
+};
+
+struct load {
+	const struct options	*l_opt;
+	int			 l_conc;	/* -c: workers */
+	int			 l_count;	/* -N: 0 is no bound */
+	int			 l_seconds;	/* -T: 0 is no bound */
+	int			 l_permconn;	/* -M: 0 is no limit */
+	int			 l_quiet;	/* -q */
+	int			 l_stopfd;	/* closed by the parent: stop */
+	uint64_t		 l_deadline;	/* monotonic us; 0: none */
+	struct message		*l_msgs;
+	size_t			 l_nmsgs;
+};
+
+/* What a worker writes to the parent for each message. */
+struct load_record {
+	uint32_t	 lr_kind;	/* enum load_kind */
+	uint32_t	 lr_pad;
+	uint64_t	 lr_usec;	/* first packet to EOM reply */
+};
+
+struct load_stats {
+	uint64_t	 ls_messages;
+	uint64_t	 ls_counts[LOAD_MAX];
+	uint64_t	*ls_lat;	/* of the messages with a verdict */
+	size_t		 ls_nlat;
+	size_t		 ls_size;
+};
+
 static unsigned int	 msgcount;	/* messages sent, for queue ids */
+static volatile sig_atomic_t load_stop;	/* ^C in load mode */
 
 static void	*xrealloc(void *, size_t);
 static char	*xstrdup(const char *);
@@ -259,6 +303,27 @@ static int	 session_message(struct session *, const struct message *,
 static void	 verdict_clear(struct verdict *);
 static void	 verdict_print(const char *, const struct verdict *);
 static int	 client_file(const struct options *, const char *);
+static uint64_t	 now_usec(void);
+static int	 load_messages(struct load *, char **, size_t);
+static int	 load_stopped(const struct load *);
+static void	 load_report(int, enum load_kind, uint64_t);
+static enum load_kind load_kind_of(const struct verdict *);
+static void	 load_one(const struct load *, struct session *, int *,
+		    const struct message *, int);
+static void	 load_worker(const struct load *, int, int)
+		    __attribute__((__noreturn__));
+static void	 load_interrupt(int);
+static void	 load_spawn(struct load *, struct pollfd *, pid_t *);
+static void	 stats_add(struct load_stats *, const struct load_record *);
+static int	 load_read(struct pollfd *, struct load_stats *);
+static void	 load_collect(struct load *, struct pollfd *,
+		    struct load_stats *);
+static int	 lat_cmp(const void *, const void *);
+static const char *percentile(const struct load_stats *, int, char *,
+		    size_t);
+static void	 load_summary(struct load_stats *, uint64_t);
+static int	 load_reap(pid_t *, int);
+static int	 load_run(struct load *, char **, size_t);
 static void	 files_add(char ***, size_t *, char *);
 static int	 files_dir(const char *, char ***, size_t *);
 static int	 name_cmp(const void *, const void *);
@@ -1490,6 +1555,374 @@ client_file(const struct options *o, const char *path)
 	return (rv);
 }
 
+/*
+ * Load mode (-c, -N, -T, -M, -q): workers forked by the parent each run
+ * their own connections and send one fixed record per message back over
+ * a pipe; the parent only counts and sorts.  Message j of the run is file
+ * j modulo the number of files, worker i sends messages i, i + c, ..., so
+ * a bounded run replays the files round-robin whatever the concurrency.
+ */
+static uint64_t
+now_usec(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		err(2, "clock_gettime");
+	return ((uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* Every file read once into memory; the unreadable ones are reported. */
+static int
+load_messages(struct load *l, char **files, size_t nfiles)
+{
+	const char	*errstr = NULL;
+	size_t		 i;
+	int		 errors = 0;
+
+	l->l_msgs = xrealloc(NULL, (nfiles > 0 ? nfiles : 1) *
+	    sizeof(*l->l_msgs));
+	for (i = 0; i < nfiles; i++) {
+		if (message_load(&l->l_msgs[l->l_nmsgs], files[i],
+		    &errstr) == -1) {
+			warnx("%s: %s", files[i], errstr);
+			message_free(&l->l_msgs[l->l_nmsgs]);
+			errors++;
+		} else
+			l->l_nmsgs++;
+	}
+	return (errors);
+}
+
+/* The parent closed the stop pipe (interrupted, or gone). */
+static int
+load_stopped(const struct load *l)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = l->l_stopfd;
+	pfd.events = POLLIN;
+	return (poll(&pfd, 1, 0) != 0);
+}
+
+static void
+load_report(int fd, enum load_kind kind, uint64_t usec)
+{
+	struct load_record	 lr;
+
+	memset(&lr, 0, sizeof(lr));
+	lr.lr_kind = kind;
+	lr.lr_usec = usec;
+	/* One write under PIPE_BUF: never split. */
+	if (write(fd, &lr, sizeof(lr)) != (ssize_t)sizeof(lr))
+		err(2, "write to parent");
+}
+
+static enum load_kind
+load_kind_of(const struct verdict *v)
+{
+	if (v->v_kind == VERDICT_ACCEPT && v->v_quarantine != NULL)
+		return (LOAD_QUARANTINE);
+	return ((enum load_kind)v->v_kind);
+}
+
+/*
+ * One message on the worker's session, opened first when needed.  The
+ * latency runs from the message's first packet to the end-of-message
+ * reply: connecting and negotiating are left out.
+ */
+static void
+load_one(const struct load *l, struct session *s, int *isopen,
+    const struct message *msg, int fd)
+{
+	struct verdict	 v;
+	uint64_t	 t0;
+	int		 r;
+
+	if (!*isopen && session_open(s, l->l_opt) == -1) {
+		if (!l->l_quiet)
+			printf("%s: error %s\n", msg->msg_path, s->s_error);
+		(void)fflush(stdout);
+		session_close(s);
+		load_report(fd, LOAD_ERROR, 0);
+		(void)poll(NULL, 0, 10);	/* no spinning on a dead peer */
+		return;
+	}
+	*isopen = 1;
+	t0 = now_usec();
+	r = session_message(s, msg, &v);
+	if (r == 0 && !l->l_quiet)
+		verdict_print(msg->msg_path, &v);
+	else if (r == -1 && !l->l_quiet)
+		printf("%s: error %s\n", msg->msg_path, s->s_error);
+	(void)fflush(stdout);
+	load_report(fd, r == 0 ? load_kind_of(&v) : LOAD_ERROR,
+	    now_usec() - t0);
+	verdict_clear(&v);
+	/* Broken, used up, or refused at CONNECT: the next one reconnects. */
+	if (r == -1 || ++s->s_nmsgs == l->l_permconn ||
+	    s->s_conn.v_kind != VERDICT_NONE) {
+		session_close(s);
+		*isopen = 0;
+	}
+}
+
+/* A worker: messages id, id + c, ... until its share, the time or a stop. */
+static void
+load_worker(const struct load *l, int id, int fd)
+{
+	struct session	 s;
+	uint64_t	 seq, share = 0, k;
+	int		 isopen = 0;
+
+	if (l->l_count > 0)
+		share = l->l_count / l->l_conc +
+		    (id < l->l_count % l->l_conc ? 1 : 0);
+	for (k = 0, seq = id; l->l_count == 0 || k < share;
+	    k++, seq += l->l_conc) {
+		if (load_stopped(l) || (l->l_deadline != 0 &&
+		    now_usec() >= l->l_deadline))
+			break;
+		load_one(l, &s, &isopen, &l->l_msgs[seq % l->l_nmsgs], fd);
+	}
+	if (isopen)
+		session_close(&s);
+	(void)fflush(stdout);
+	_exit(0);
+}
+
+static void
+load_interrupt(int sig)
+{
+	(void)sig;
+	load_stop = 1;
+}
+
+/* Forks the workers; the parent keeps the read ends of their pipes. */
+static void
+load_spawn(struct load *l, struct pollfd *pfds, pid_t *pids)
+{
+	int	 stop[2], res[2], i, j;
+
+	if (pipe(stop) == -1)
+		err(2, "pipe");
+	l->l_stopfd = stop[0];
+	(void)fflush(stdout);
+	for (i = 0; i < l->l_conc; i++) {
+		if (pipe(res) == -1)
+			err(2, "pipe");
+		if ((pids[i] = fork()) == -1)
+			err(2, "fork");
+		if (pids[i] == 0) {
+			close(stop[1]);
+			close(res[0]);
+			for (j = 0; j < i; j++)
+				close(pfds[j].fd);
+			load_worker(l, i, res[1]);
+		}
+		close(res[1]);
+		pfds[i].fd = res[0];
+		pfds[i].events = POLLIN;
+	}
+	close(stop[0]);
+	l->l_stopfd = stop[1];
+}
+
+static void
+stats_add(struct load_stats *st, const struct load_record *lr)
+{
+	if (lr->lr_kind >= LOAD_MAX) {
+		warnx("bad record from a worker");
+		return;
+	}
+	st->ls_messages++;
+	st->ls_counts[lr->lr_kind]++;
+	if (lr->lr_kind == LOAD_ERROR)
+		return;
+	if (st->ls_nlat == st->ls_size) {
+		if (st->ls_size > SIZE_MAX / 2 / sizeof(*st->ls_lat))
+			errx(2, "too many messages");
+		st->ls_size = st->ls_size > 0 ? st->ls_size * 2 : 1024;
+		st->ls_lat = xrealloc(st->ls_lat, st->ls_size *
+		    sizeof(*st->ls_lat));
+	}
+	st->ls_lat[st->ls_nlat++] = lr->lr_usec;
+}
+
+/* Reads one worker's pipe; returns 0 at its end. */
+static int
+load_read(struct pollfd *pfd, struct load_stats *st)
+{
+	struct load_record	 lr[64];
+	ssize_t			 n;
+	size_t			 i;
+
+	n = read(pfd->fd, lr, sizeof(lr));
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return (1);
+	if (n == -1)
+		warn("read from worker");
+	if (n <= 0) {
+		close(pfd->fd);
+		pfd->fd = -1;
+		return (0);
+	}
+	/* Records are written whole and read in whole multiples. */
+	if (n % sizeof(*lr) != 0)
+		warnx("short record from a worker");
+	for (i = 0; i < (size_t)n / sizeof(*lr); i++)
+		stats_add(st, &lr[i]);
+	return (1);
+}
+
+/* Collects records until every worker has closed its pipe. */
+static void
+load_collect(struct load *l, struct pollfd *pfds, struct load_stats *st)
+{
+	int	 i, open = l->l_conc;
+
+	while (open > 0) {
+		if (load_stop && l->l_stopfd != -1) {
+			/* Workers see it between messages. */
+			close(l->l_stopfd);
+			l->l_stopfd = -1;
+		}
+		if (poll(pfds, l->l_conc, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			err(2, "poll");
+		}
+		for (i = 0; i < l->l_conc; i++)
+			if (pfds[i].fd != -1 && pfds[i].revents != 0 &&
+			    load_read(&pfds[i], st) == 0)
+				open--;
+	}
+}
+
+static int
+lat_cmp(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The nearest-rank percentile, in ms, written into buf. */
+static const char *
+percentile(const struct load_stats *st, int pct, char *buf, size_t size)
+{
+	size_t	 rank;
+
+	if (st->ls_nlat == 0) {
+		(void)snprintf(buf, size, "-");
+		return (buf);
+	}
+	rank = (st->ls_nlat * pct + 99) / 100;
+	rank = rank > 0 ? rank - 1 : 0;
+	(void)snprintf(buf, size, "%.3f", st->ls_lat[rank] / 1000.0);
+	return (buf);
+}
+
+static void
+load_summary(struct load_stats *st, uint64_t usec)
+{
+	static const char	*names[LOAD_MAX] = { "error", "accept",
+				    "reject", "tempfail", "discard",
+				    "quarantine" };
+	char			 p[4][32];
+	double			 secs = usec / 1e6, rate;
+	int			 i;
+
+	qsort(st->ls_lat, st->ls_nlat, sizeof(*st->ls_lat), lat_cmp);
+	rate = secs > 0 ? (st->ls_messages - st->ls_counts[LOAD_ERROR]) /
+	    secs : 0;
+	printf("messages %llu, errors %llu, %.3f s, %.1f msgs/s\n",
+	    (unsigned long long)st->ls_messages,
+	    (unsigned long long)st->ls_counts[LOAD_ERROR], secs, rate);
+	printf("verdicts");
+	for (i = 1; i < LOAD_MAX; i++)
+		printf(" %s %llu", names[i],
+		    (unsigned long long)st->ls_counts[i]);
+	printf("\nlatency ms p50 %s p90 %s p99 %s max %s\n",
+	    percentile(st, 50, p[0], sizeof(p[0])),
+	    percentile(st, 90, p[1], sizeof(p[1])),
+	    percentile(st, 99, p[2], sizeof(p[2])),
+	    percentile(st, 100, p[3], sizeof(p[3])));
+	printf("summary messages=%llu errors=%llu",
+	    (unsigned long long)st->ls_messages,
+	    (unsigned long long)st->ls_counts[LOAD_ERROR]);
+	for (i = 1; i < LOAD_MAX; i++)
+		printf(" %s=%llu", names[i],
+		    (unsigned long long)st->ls_counts[i]);
+	printf(" elapsed_s=%.3f msgs_per_s=%.1f p50_ms=%s p90_ms=%s "
+	    "p99_ms=%s max_ms=%s\n", secs, rate, p[0], p[1], p[2], p[3]);
+	(void)fflush(stdout);
+}
+
+/* Waits for the workers; one that did not exit 0 makes the run fail. */
+static int
+load_reap(pid_t *pids, int n)
+{
+	int	 i, status, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		while (waitpid(pids[i], &status, 0) == -1)
+			if (errno != EINTR)
+				err(2, "waitpid");
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			warnx("worker %d failed", i);
+			bad++;
+		}
+	}
+	return (bad);
+}
+
+/* The whole load run; returns the exit status. */
+static int
+load_run(struct load *l, char **files, size_t nfiles)
+{
+	struct load_stats	 st;
+	struct sigaction	 sa;
+	struct pollfd		*pfds;
+	pid_t			*pids;
+	uint64_t		 start;
+	size_t			 i;
+	int			 bad;
+
+	bad = load_messages(l, files, nfiles);
+	if (l->l_nmsgs == 0)
+		errx(2, "no message to send");
+	if (l->l_count == 0 && l->l_seconds == 0)
+		l->l_count = l->l_nmsgs;	/* each file once */
+	memset(&st, 0, sizeof(st));
+	pfds = xrealloc(NULL, l->l_conc * sizeof(*pfds));
+	pids = xrealloc(NULL, l->l_conc * sizeof(*pids));
+	/* Workers leave ^C to the parent, which stops them cleanly. */
+	if (signal(SIGINT, SIG_IGN) == SIG_ERR)
+		err(2, "signal");
+	start = now_usec();
+	if (l->l_seconds > 0)
+		l->l_deadline = start + (uint64_t)l->l_seconds * 1000000;
+	load_spawn(l, pfds, pids);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = load_interrupt;
+	if (sigemptyset(&sa.sa_mask) == -1 || sigaction(SIGINT, &sa,
+	    NULL) == -1)
+		err(2, "sigaction");
+	load_collect(l, pfds, &st);
+	bad += load_reap(pids, l->l_conc);
+	load_summary(&st, now_usec() - start);
+	if (l->l_stopfd != -1)
+		close(l->l_stopfd);
+	for (i = 0; i < l->l_nmsgs; i++)
+		message_free(&l->l_msgs[i]);
+	free(l->l_msgs);
+	free(st.ls_lat);
+	free(pfds);
+	free(pids);
+	return (bad > 0 || st.ls_counts[LOAD_ERROR] > 0 ? 2 : 0);
+}
+
 static void
 files_add(char ***files, size_t *n, char *path)
 {
@@ -1655,11 +2088,13 @@ options_free(struct options *o)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: phishmilter-client [-v] [-a client_addr] "
-	    "[-f sender] [-H helo]\n"
-	    "\t[-m macro=value] [-n client_name] [-p protocol_version] "
-	    "[-r rcpt]\n"
-	    "\t[-s socket] [-t timeout] file_or_dir ...\n");
+	fprintf(stderr, "usage: phishmilter-client [-qv] [-a client_addr] "
+	    "[-c connections] [-f sender]\n"
+	    "\t[-H helo] [-M per_connection] [-m macro=value] "
+	    "[-N count]\n"
+	    "\t[-n client_name] [-p protocol_version] [-r rcpt] "
+	    "[-s socket]\n"
+	    "\t[-T seconds] [-t timeout] file_or_dir ...\n");
 	exit(1);
 }
 
@@ -1667,19 +2102,49 @@ int
 main(int argc, char *argv[])
 {
 	struct options	 o;
+	struct load	 l;
 	char		**files = NULL, *helo = NULL;
 	size_t		 nfiles = 0, i;
-	int		 ch, n, errors;
+	int		 ch, n, errors, loadmode = 0;
 
 	memset(&o, 0, sizeof(o));
 	o.o_socket = CLIENT_SOCKET;
 	o.o_addr = CLIENT_ADDR;
 	o.o_timeout = CLIENT_TIMEOUT * 1000;
 	o.o_version = MILTER_VERSION;
-	while ((ch = getopt(argc, argv, "a:f:H:m:n:p:r:s:t:v")) != -1) {
+	memset(&l, 0, sizeof(l));
+	l.l_opt = &o;
+	l.l_conc = 1;
+	l.l_permconn = 1;
+	while ((ch = getopt(argc, argv, "a:c:f:H:M:m:N:n:p:qr:s:T:t:v")) !=
+	    -1) {
 		switch (ch) {
 		case 'a':
 			o.o_addr = optarg;
+			break;
+		case 'c':
+			if (number(optarg, 1, CLIENT_MAX_CONC, &l.l_conc) == -1)
+				usage();
+			loadmode = 1;
+			break;
+		case 'M':
+			if (number(optarg, 0, INT_MAX, &l.l_permconn) == -1)
+				usage();
+			loadmode = 1;
+			break;
+		case 'N':
+			if (number(optarg, 1, INT_MAX, &l.l_count) == -1)
+				usage();
+			loadmode = 1;
+			break;
+		case 'q':
+			l.l_quiet = 1;
+			loadmode = 1;
+			break;
+		case 'T':
+			if (number(optarg, 1, 86400 * 365, &l.l_seconds) == -1)
+				usage();
+			loadmode = 1;
 			break;
 		case 'f':
 			free(o.o_sender);
@@ -1731,6 +2196,15 @@ main(int argc, char *argv[])
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		err(2, "signal");
 
+	if (loadmode) {
+		errors = files_collect(argc, argv, &files, &nfiles);
+		n = load_run(&l, files, nfiles);
+		for (i = 0; i < nfiles; i++)
+			free(files[i]);
+		free(files);
+		options_free(&o);
+		return (errors > 0 ? 2 : n);
+	}
 	errors = files_collect(argc, argv, &files, &nfiles);
 	for (i = 0; i < nfiles; i++) {
 		if (client_file(&o, files[i]) == -1)
