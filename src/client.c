@@ -1833,7 +1833,9 @@ load_summary(struct load_stats *st, uint64_t usec)
 	double			 secs = usec / 1e6, rate;
 	int			 i;
 
-	qsort(st->ls_lat, st->ls_nlat, sizeof(*st->ls_lat), lat_cmp);
+	/* No verdict at all leaves no array: qsort() wants one. */
+	if (st->ls_nlat > 0)
+		qsort(st->ls_lat, st->ls_nlat, sizeof(*st->ls_lat), lat_cmp);
 	rate = secs > 0 ? (st->ls_messages - st->ls_counts[LOAD_ERROR]) /
 	    secs : 0;
 	printf("messages %llu, errors %llu, %.3f s, %.1f msgs/s\n",
