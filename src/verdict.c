@@ -358,6 +358,7 @@ verdict_log(struct session *s, const struct decision *d, long long us)
 {
 	const struct message	*m = &s->s_msg;
 	char			 from[256], limits[128], errors[32] = "";
+	char			 rcpts[24];
 	const char		*raw = m->m_from != NULL ? m->m_from : "";
 
 	log_escape(from, sizeof(from), raw, strlen(raw));
@@ -366,10 +367,15 @@ verdict_log(struct session *s, const struct decision *d, long long us)
 	if (m->m_decoded.dc_errors > 0)
 		snprintf(errors, sizeof(errors), " decode-errors=%u",
 		    m->m_decoded.dc_errors);
-	log_info("%s: client=%s from=<%s> rcpts=%zu verdict=%s%s%s filter=%s "
+	/* Recipients the MTA was asked not to send are not known: "-". */
+	if (s->s_protocol & SMFIP_NORCPT)
+		strlcpy(rcpts, "-", sizeof(rcpts));
+	else
+		snprintf(rcpts, sizeof(rcpts), "%zu", m->m_nrcpt);
+	log_info("%s: client=%s from=<%s> rcpts=%s verdict=%s%s%s filter=%s "
 	    "ms=%lld.%02lld%s%s%s", session_tag(s),
 	    s->s_addr != NULL && *s->s_addr ? s->s_addr : "-", from,
-	    m->m_nrcpt, action_name(d->d_action),
+	    rcpts, action_name(d->d_action),
 	    d->d_would >= 0 ? " would=" : "",
 	    d->d_would >= 0 ? action_name((enum action)d->d_would) : "",
 	    d->d_filter != NULL ? d->d_filter->f_name : d->d_note,
