@@ -153,10 +153,11 @@ static int
 offline_return_path(void *arg, const char *v, size_t len)
 {
 	struct message	*m = arg;
-	const char	*lt = memchr(v, '<', len), *gt;
+	const char	*addr;
+	size_t		 pos = 0, alen;
 
-	if (lt != NULL && (gt = memchr(lt, '>', len - (size_t)(lt - v))))
-		m->m_from = strndup(lt + 1, (size_t)(gt - lt - 1));
+	if (address_next(v, len, &pos, &addr, &alen))
+		m->m_from = strndup(addr, alen);
 	else
 		m->m_from = strndup(v, len);
 	return 1;

@@ -329,6 +329,8 @@ int		 mode_parse(const char *, enum mode *);
 enum mode	 filter_mode(const struct config *, const struct filter *);
 int		 action_parse(const char *, enum action *);
 int		 address_in(const char *, size_t, char *const *, size_t);
+int		 address_next(const char *, size_t, size_t *, const char **,
+		    size_t *);
 
 /* config.c */
 struct config	*config_load(const char *);

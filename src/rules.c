@@ -255,16 +255,16 @@ static int
 rules_exempt_value(void *arg, const char *v, size_t len)
 {
 	struct exempt_arg	*ea = arg;
-	const char		*lt = NULL, *gt, *p;
+	const char		*addr, *last = NULL;
+	size_t			 pos = 0, alen, lastlen = 0;
 
-	for (p = v; p < v + len; p++)
-		if (*p == '<')
-			lt = p;
-	if (lt == NULL || (gt = memchr(lt, '>', len - (size_t)(lt - v)))
-	    == NULL)
-		return 0;
-	ea->ea_exempt = address_in(lt + 1, (size_t)(gt - lt - 1),
-	    ea->ea_filter->f_official, ea->ea_filter->f_nofficial);
+	while (address_next(v, len, &pos, &addr, &alen)) {
+		last = addr;
+		lastlen = alen;
+	}
+	if (last != NULL)
+		ea->ea_exempt = address_in(last, lastlen,
+		    ea->ea_filter->f_official, ea->ea_filter->f_nofficial);
 	return 0;
 }
 

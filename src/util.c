@@ -318,6 +318,25 @@ domain_under(const char *domain, size_t len, const char *d)
 }
 
 /*
+ * The next "<addr>" of a decoded address list ("Name <a@b>, <c@d>") at
+ * or after *pos: sets addr and alen, moves *pos past it; 0 at the end.
+ */
+int
+address_next(const char *v, size_t len, size_t *pos, const char **addr,
+    size_t *alen)
+{
+	const char	*lt, *gt;
+
+	if (*pos >= len || (lt = memchr(v + *pos, '<', len - *pos)) == NULL ||
+	    (gt = memchr(lt, '>', len - (size_t)(lt - v))) == NULL)
+		return 0;
+	*addr = lt + 1;
+	*alen = (size_t)(gt - lt - 1);
+	*pos = (size_t)(gt - v) + 1;
+	return 1;
+}
+
+/*
  * Whether an address matches a list of addresses ("user@example.com",
  * compared whole) and domains ("example.com", its subdomains too).
  */

@@ -195,19 +195,18 @@ struct trusted_arg {
 	int			 ta_hit;
 };
 
+/* Each address of the From header: "Name <a@b>, <c@d>". */
 static int
 verdict_from_trusted(void *arg, const char *v, size_t len)
 {
 	struct trusted_arg	*ta = arg;
-	const char		*lt = memchr(v, '<', len), *gt;
+	const char		*addr;
+	size_t			 pos = 0, alen;
 
-	/* Each address of the From header: "Name <a@b>, <c@d>". */
-	while (lt != NULL && (gt = memchr(lt, '>', len - (size_t)(lt - v)))) {
-		if (address_in(lt + 1, (size_t)(gt - lt - 1),
-		    ta->ta_cf->cf_skip_senders, ta->ta_cf->cf_nskip_senders))
+	while (address_next(v, len, &pos, &addr, &alen))
+		if (address_in(addr, alen, ta->ta_cf->cf_skip_senders,
+		    ta->ta_cf->cf_nskip_senders))
 			return ta->ta_hit = 1;
-		lt = memchr(gt, '<', len - (size_t)(gt - v));
-	}
 	return 0;
 }
 
