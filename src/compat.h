@@ -21,6 +21,9 @@ size_t		 strlcat(char *, const char *, size_t);
 #ifndef HAVE_STRTONUM
 long long	 strtonum(const char *, long long, long long, const char **);
 #endif
+#ifndef HAVE_EXPLICIT_BZERO
+void		 explicit_bzero(void *, size_t);
+#endif
 #ifndef HAVE_REALLOCARRAY
 void		*reallocarray(void *, size_t, size_t);
 #endif

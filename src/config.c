@@ -159,14 +159,35 @@ static cfg_opt_t filter_opts[] = {
 
 static cfg_opt_t spamhaus_opts[] = {
 	CFG_BOOL("report", cfg_false, CFGF_NONE),
-	CFG_STR("token_file", "/etc/phishmilter/spamhaus.token", CFGF_NONE),
+	CFG_STR("token_file", PHISHMILTER_TOKEN, CFGF_NONE),
 	CFG_STR("url",
 	    "https://submit.spamhaus.org/portal/api/v1/submissions/add/ip",
 	    CFGF_NONE),
 	CFG_STR_LIST("safe_address", NULL, CFGF_NONE),
 	CFG_STR("threat_type", "source-of-spam", CFGF_NONE),
 	CFG_STR("reason", "phishing mail matched filter %f", CFGF_NONE),
-	CFG_STR("spool", "/var/spool/phishmilter", CFGF_NONE),
+	CFG_STR("spool", PHISHMILTER_SPOOL, CFGF_NONE),
+	CFG_INT_CB("spool_size", 10 * 1024 * 1024, CFGF_NONE,
+	    conf_parse_size),
+	CFG_BOOL("report_private", cfg_false, CFGF_NONE),
+	CFG_INT_CB("ttl", 86400, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("rate", 60, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("connect_timeout", 10, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("request_timeout", 30, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("retry_min", 10, CFGF_NONE, conf_parse_number),
+	CFG_INT_CB("retry_max", 3600, CFGF_NONE, conf_parse_number),
+	CFG_BOOL("report_urls", cfg_false, CFGF_NONE),
+	CFG_STR("url_endpoint",
+	    "https://submit.spamhaus.org/portal/api/v1/submissions/add/url",
+	    CFGF_NONE),
+	CFG_STR("url_threat_type", "phish", CFGF_NONE),
+	CFG_INT_CB("max_urls", 5, CFGF_NONE, conf_parse_number),
+	CFG_BOOL("report_email", cfg_false, CFGF_NONE),
+	CFG_STR("email_endpoint",
+	    "https://submit.spamhaus.org/portal/api/v1/submissions/add/email",
+	    CFGF_NONE),
+	CFG_STR("email_threat_type", "phish", CFGF_NONE),
+	CFG_INT_CB("max_email_size", 256 * 1024, CFGF_NONE, conf_parse_size),
 	CFG_END()
 };
 
@@ -635,12 +656,41 @@ conf_check_url(cfg_t *cfg, cfg_opt_t *opt)
 	const char	*s = conf_last(opt);
 
 	if (s == NULL || (strncmp(s, "https://", 8) != 0 &&
-	    strncmp(s, "http://", 7) != 0)) {
-		conf_error(cfg, "url: \"%s\" is not an http(s) URL",
-		    s == NULL ? "" : s);
+	    strncmp(s, "http://", 7) != 0) || strpbrk(s, " \t\"\\") != NULL) {
+		conf_error(cfg, "%s: \"%s\" is not an http(s) URL",
+		    cfg_opt_name(opt), s == NULL ? "" : s);
+		return -1;
+	}
+	/* Allowed for tests and local relays, but the token goes in clear. */
+	if (strncmp(s, "http://", 7) == 0)
+		conf_errorx(conf_filename(cfg), cfg->line, "warning: %s: "
+		    "\"%s\" is plain http: the API token is sent unencrypted",
+		    cfg_opt_name(opt), s);
+	return conf_check_text(cfg, opt);
+}
+
+static int
+conf_check_spool(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char	*s = conf_last(opt);
+
+	if (s == NULL || *s != '/') {
+		conf_error(cfg, "%s: \"%s\" is not an absolute path",
+		    cfg_opt_name(opt), s == NULL ? "" : s);
 		return -1;
 	}
 	return conf_check_text(cfg, opt);
+}
+
+static int
+conf_check_positive(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_size(opt) > 0 &&
+	    cfg_opt_getnint(opt, cfg_opt_size(opt) - 1) <= 0) {
+		conf_error(cfg, "%s: must be more than 0", cfg_opt_name(opt));
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -1506,6 +1556,23 @@ conf_build_spamhaus(cfg_t *cfg, struct config *cf)
 	sh->sh_threat_type = conf_strdup(sec, "threat_type", 0);
 	sh->sh_reason = conf_strdup(sec, "reason", 0);
 	sh->sh_spool = conf_strdup(sec, "spool", 0);
+	sh->sh_spool_size = (size_t)cfg_getint(sec, "spool_size");
+	sh->sh_report_private = cfg_getbool(sec, "report_private") ==
+	    cfg_true;
+	sh->sh_ttl = (int)cfg_getint(sec, "ttl");
+	sh->sh_rate = (int)cfg_getint(sec, "rate");
+	sh->sh_connect_timeout = (int)cfg_getint(sec, "connect_timeout");
+	sh->sh_request_timeout = (int)cfg_getint(sec, "request_timeout");
+	sh->sh_retry_min = (int)cfg_getint(sec, "retry_min");
+	sh->sh_retry_max = (int)cfg_getint(sec, "retry_max");
+	sh->sh_report_urls = cfg_getbool(sec, "report_urls") == cfg_true;
+	sh->sh_url_endpoint = conf_strdup(sec, "url_endpoint", 0);
+	sh->sh_url_threat_type = conf_strdup(sec, "url_threat_type", 0);
+	sh->sh_max_urls = (int)cfg_getint(sec, "max_urls");
+	sh->sh_report_email = cfg_getbool(sec, "report_email") == cfg_true;
+	sh->sh_email_endpoint = conf_strdup(sec, "email_endpoint", 0);
+	sh->sh_email_threat_type = conf_strdup(sec, "email_threat_type", 0);
+	sh->sh_max_email_size = (size_t)cfg_getint(sec, "max_email_size");
 }
 
 /* What no single value shows: how values relate to each other. */
@@ -1573,7 +1640,16 @@ static const struct {
 	{ "spamhaus|safe_address",	conf_check_cidr },
 	{ "spamhaus|threat_type",	conf_check_nonempty },
 	{ "spamhaus|reason",		conf_check_text },
-	{ "spamhaus|spool",		conf_check_nonempty },
+	{ "spamhaus|spool",		conf_check_spool },
+	{ "spamhaus|url_endpoint",	conf_check_url },
+	{ "spamhaus|url_threat_type",	conf_check_nonempty },
+	{ "spamhaus|email_endpoint",	conf_check_url },
+	{ "spamhaus|email_threat_type",	conf_check_nonempty },
+	{ "spamhaus|rate",		conf_check_positive },
+	{ "spamhaus|connect_timeout",	conf_check_positive },
+	{ "spamhaus|request_timeout",	conf_check_positive },
+	{ "spamhaus|retry_min",		conf_check_positive },
+	{ "spamhaus|retry_max",		conf_check_positive },
 	{ "filter",			conf_filter_done },
 	{ "filter|match",		conf_check_cond },
 	{ "filter|any",			conf_check_cond },
@@ -1667,6 +1743,10 @@ config_free(struct config *cf)
 	free(cf->cf_warn_header);
 	free(cf->cf_subject_prefix);
 	sh = &cf->cf_spamhaus;
+	free(sh->sh_url_endpoint);
+	free(sh->sh_url_threat_type);
+	free(sh->sh_email_endpoint);
+	free(sh->sh_email_threat_type);
 	free(sh->sh_token_file);
 	free(sh->sh_url);
 	free(sh->sh_safe);

@@ -57,6 +57,12 @@ struct parent {
 	long long	 p_throttle_ms;
 	unsigned long	 p_spawned;
 	unsigned long	 p_crashed;
+	int		 p_report[2];	/* workers -> reporter */
+	pid_t		 p_reporter;	/* 0: none running */
+	int		 p_rep_restart;	/* SIGTERM sent for a reload */
+	long long	 p_rep_started;
+	long long	 p_rep_until;	/* throttled: no start before */
+	long long	 p_rep_throttle_ms;
 };
 
 static volatile sig_atomic_t	sig_hup, sig_term, sig_chld, sig_usr1;
@@ -206,18 +212,28 @@ parent_count(const struct parent *p, int *starting, int *idle, int *total)
 	}
 }
 
+/* What no child needs of the parent's descriptors. */
 static void
-parent_child_exec(struct parent *p)
+parent_child_close(struct parent *p)
 {
-	struct worker_fds	fds;
-
 	close(self_pipe[0]);
 	close(self_pipe[1]);
 	close(p->p_status[0]);
 	if (p->p_pidfd != -1)
 		close(p->p_pidfd);
+}
+
+static void
+parent_child_exec(struct parent *p)
+{
+	struct worker_fds	fds;
+
+	parent_child_close(p);
+	close(p->p_report[0]);
 	fds.wf_status = p->p_status[1];
-	fds.wf_report = -1;	/* the reporter's pipe, when it exists */
+	fds.wf_report = p->p_cf->cf_spamhaus.sh_report ? p->p_report[1] : -1;
+	if (fds.wf_report == -1)
+		close(p->p_report[1]);
 	fds.wf_listen = p->p_listen;
 	fds.wf_nlisten = p->p_nlisten;
 	worker_main(p->p_cf, &fds, p->p_gen);
@@ -258,6 +274,84 @@ parent_spawn(struct parent *p)
 	c->c_started = now_ms();
 	p->p_spawned++;
 	return 0;
+}
+
+/*
+ * The reporter.  The token is read here, as root, just before the fork
+ * and wiped on the parent's side at once, so that no worker forked later
+ * has it in memory.
+ */
+static void
+parent_reporter_exec(struct parent *p, char *token, size_t size)
+{
+	size_t	i;
+
+	parent_child_close(p);
+	close(p->p_status[1]);
+	close(p->p_report[1]);
+	for (i = 0; i < p->p_nlisten; i++)
+		close(p->p_listen[i].l_fd);
+	reporter_main(p->p_cf, token, size, p->p_report[0]);
+}
+
+static void
+parent_reporter_spawn(struct parent *p)
+{
+	char		 token[TOKEN_MAX];
+	sigset_t	 all, old;
+	pid_t		 pid;
+
+	if (token_read(p->p_cf, token, sizeof(token)) == -1) {
+		log_warnx("reporter not started; reports wait in the pipe");
+		p->p_rep_until = now_ms() + THROTTLE_MAX_MS;
+		return;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		parent_reporter_exec(p, token, sizeof(token));
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	explicit_bzero(token, sizeof(token));
+	if (pid == -1) {
+		log_warn("fork");
+		return;
+	}
+	p->p_reporter = pid;
+	p->p_rep_restart = 0;
+	p->p_rep_started = now_ms();
+}
+
+static void
+parent_reporter(struct parent *p)
+{
+	if (p->p_reporter == 0 && p->p_cf->cf_spamhaus.sh_report &&
+	    now_ms() >= p->p_rep_until)
+		parent_reporter_spawn(p);
+}
+
+/* A reporter that dies soon after its start is restarted ever later. */
+static void
+parent_reporter_died(struct parent *p, int status)
+{
+	p->p_reporter = 0;
+	if (p->p_rep_restart) {
+		p->p_rep_until = 0;
+		return;
+	}
+	if (WIFSIGNALED(status))
+		log_warnx("reporter killed by signal %d", WTERMSIG(status));
+	else
+		log_warnx("reporter exited with status %d",
+		    WEXITSTATUS(status));
+	if (now_ms() - p->p_rep_started > STARTUP_WINDOW_MS)
+		p->p_rep_throttle_ms = 0;
+	p->p_rep_throttle_ms = p->p_rep_throttle_ms ?
+	    p->p_rep_throttle_ms * 2 : THROTTLE_MIN_MS;
+	if (p->p_rep_throttle_ms > THROTTLE_MAX_MS)
+		p->p_rep_throttle_ms = THROTTLE_MAX_MS;
+	p->p_rep_until = now_ms() + p->p_rep_throttle_ms;
+	log_warnx("next reporter start in %lld ms", p->p_rep_throttle_ms);
 }
 
 /* Keeps min_spare..max_spare idle workers, within max_workers. */
@@ -347,6 +441,10 @@ parent_reap(struct parent *p)
 	int		 status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == p->p_reporter) {
+			parent_reporter_died(p, status);
+			continue;
+		}
 		if ((c = parent_child(p, pid)) == NULL)
 			continue;
 		if (WIFSIGNALED(status)) {
@@ -380,6 +478,25 @@ parent_signal_all(struct parent *p, int sig, int old_only)
 	}
 }
 
+/* What reporting needs, checked before a configuration is taken. */
+static int
+parent_check_reporting(const struct config *cf)
+{
+	char	token[TOKEN_MAX];
+	int	rc;
+
+	if (!cf->cf_spamhaus.sh_report)
+		return 0;
+	rc = token_read(cf, token, sizeof(token));
+	explicit_bzero(token, sizeof(token));
+	if (rc == -1 || privsep_spool(cf) == -1) {
+		log_warnx("%s: spamhaus reporting cannot work as configured",
+		    cf->cf_file);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * SIGHUP: a configuration that fails to load changes nothing; a good one
  * becomes a new generation, and the old workers drain.
@@ -393,7 +510,8 @@ parent_reload(struct parent *p)
 		log_warn("reopen %s", p->p_cf->cf_log_file);
 	log_info("reloading %s", p->p_conffile);
 	if ((cf = config_load(p->p_conffile)) == NULL ||
-	    privsep_lookup(cf) == -1 || parent_open_listeners(p, cf) == -1) {
+	    privsep_lookup(cf) == -1 || parent_check_reporting(cf) == -1 ||
+	    parent_open_listeners(p, cf) == -1) {
 		log_warnx("reload failed; still running generation %u",
 		    p->p_gen);
 		config_free(cf);
@@ -407,6 +525,13 @@ parent_reload(struct parent *p)
 	p->p_gen++;
 	p->p_throttle_until = 0;
 	parent_signal_all(p, SIGHUP, 1);
+	/* The reporter takes the new settings by a restart. */
+	if (p->p_reporter != 0) {
+		p->p_rep_restart = 1;
+		(void)kill(p->p_reporter, SIGTERM);
+	}
+	p->p_rep_until = 0;
+	p->p_rep_throttle_ms = 0;
 	log_info("generation %u: %zu filters", p->p_gen, cf->cf_nfilters);
 }
 
@@ -420,6 +545,8 @@ parent_report(const struct parent *p)
 	    "children in all, %lu spawned, %lu died abnormally", p->p_gen,
 	    total, idle, starting, p->p_nchild, p->p_spawned,
 	    p->p_crashed);
+	if (p->p_reporter != 0)
+		(void)kill(p->p_reporter, SIGUSR1);
 }
 
 static void
@@ -463,6 +590,32 @@ parent_close_listeners(struct parent *p)
 	p->p_nlisten = 0;
 }
 
+/*
+ * After the workers, so that their last records are in the pipe: the
+ * reporter spools them and finishes its request in flight, which its
+ * request_timeout bounds.
+ */
+static void
+parent_reporter_stop(struct parent *p)
+{
+	long long	deadline;
+
+	if (p->p_reporter == 0)
+		return;
+	deadline = now_ms() + (p->p_cf->cf_spamhaus.sh_request_timeout +
+	    5) * 1000LL;
+	p->p_rep_restart = 1;
+	(void)kill(p->p_reporter, SIGTERM);
+	while (p->p_reporter != 0 && now_ms() < deadline)
+		parent_wait(p, 100);
+	if (p->p_reporter != 0) {
+		log_warnx("reporter still busy: killed");
+		(void)kill(p->p_reporter, SIGKILL);
+		while (p->p_reporter != 0)
+			parent_wait(p, 100);
+	}
+}
+
 /* SIGTERM: no new connections; messages in hand get shutdown_timeout. */
 static void
 parent_shutdown(struct parent *p)
@@ -480,6 +633,7 @@ parent_shutdown(struct parent *p)
 		while (p->p_nchild > 0)
 			parent_wait(p, 100);
 	}
+	parent_reporter_stop(p);
 	parent_close_listeners(p);
 	if (p->p_pidfd != -1 && *p->p_cf->cf_pidfile != '\0')
 		(void)unlink(p->p_cf->cf_pidfile);
@@ -492,9 +646,12 @@ parent_loop(struct parent *p)
 	int	timeout;
 
 	while (!sig_term) {
+		parent_reporter(p);
 		parent_pool(p);
 		timeout = p->p_throttle_until > now_ms() ?
 		    (int)(p->p_throttle_until - now_ms()) : 1000;
+		if (timeout > 1000)
+			timeout = 1000;
 		parent_wait(p, timeout);
 		if (sig_hup) {
 			sig_hup = 0;
@@ -574,6 +731,13 @@ parent_setup(struct parent *p, int foreground)
 	if (pipe2(p->p_status, O_CLOEXEC) == -1 ||
 	    set_nonblock(p->p_status[0]) == -1)
 		fatal("status pipe");
+	/* Never blocking a worker: a full pipe drops the record. */
+	if (pipe2(p->p_report, O_CLOEXEC) == -1 ||
+	    set_nonblock(p->p_report[1]) == -1)
+		fatal("report pipe");
+#ifdef F_SETPIPE_SZ
+	(void)fcntl(p->p_report[1], F_SETPIPE_SZ, 1024 * 1024);
+#endif
 	return 0;
 }
 
@@ -602,6 +766,7 @@ parent_main(const char *conffile, int foreground, int verbose)
 		return 1;
 	}
 	if (privsep_lookup(p.p_cf) == -1 ||
+	    parent_check_reporting(p.p_cf) == -1 ||
 	    parent_setup(&p, foreground) == -1) {
 		parent_close_listeners(&p);
 		config_free(p.p_cf);

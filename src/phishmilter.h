@@ -133,12 +133,28 @@ struct cidr {
 struct spamhaus_config {
 	int		 sh_report;
 	char		*sh_token_file;
-	char		*sh_url;
+	char		*sh_url;		/* IP reports */
 	struct cidr	*sh_safe;
 	size_t		 sh_nsafe;
 	char		*sh_threat_type;
-	char		*sh_reason;
+	char		*sh_reason;		/* template: %f %v %q %% */
 	char		*sh_spool;
+	size_t		 sh_spool_size;		/* bytes */
+	int		 sh_report_private;	/* RFC 1918, loopback... */
+	int		 sh_ttl;		/* seconds between repeats */
+	int		 sh_rate;		/* requests per minute */
+	int		 sh_connect_timeout;	/* seconds */
+	int		 sh_request_timeout;	/* seconds */
+	int		 sh_retry_min;		/* seconds, first backoff */
+	int		 sh_retry_max;
+	int		 sh_report_urls;
+	char		*sh_url_endpoint;
+	char		*sh_url_threat_type;
+	int		 sh_max_urls;		/* per message */
+	int		 sh_report_email;
+	char		*sh_email_endpoint;
+	char		*sh_email_threat_type;
+	size_t		 sh_max_email_size;
 };
 
 struct config {
@@ -409,8 +425,17 @@ int		 listen_inherit(struct listener *, size_t);
 void		 listen_close(struct listener *);
 
 /* privsep.c */
-void		 privsep_drop(const struct config *, const char *);
+void		 privsep_drop(const struct config *, const char *, int);
 int		 privsep_lookup(struct config *);
+int		 privsep_spool(const struct config *);
+
+/* reporter.c */
+void		 reporter_main(const struct config *, char *, size_t, int)
+		    __attribute__((__noreturn__));
+
+/* token.c */
+#define TOKEN_MAX	1024
+int		 token_read(const struct config *, char *, size_t);
 
 /* session.c */
 struct session;

@@ -7,6 +7,8 @@
 
 #include "phishmilter.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -35,12 +37,13 @@ privsep_verify(uid_t uid, gid_t gid, const char *proc)
 }
 
 /*
- * Started as root: become cf_uid/cf_gid, refusing uid 0.  Started as
+ * Started as root: become cf_uid/cf_gid, refusing uid 0, in the chroot
+ * if use_chroot (workers; the reporter needs the CA files and DNS).  Started as
  * another user (a developer's test run): that user must be the
  * configured one, and there is nothing to drop.
  */
 void
-privsep_drop(const struct config *cf, const char *proc)
+privsep_drop(const struct config *cf, const char *proc, int use_chroot)
 {
 	uid_t	uid = cf->cf_uid;
 	gid_t	gid = cf->cf_gid;
@@ -54,7 +57,7 @@ privsep_drop(const struct config *cf, const char *proc)
 			    proc, (long)geteuid(), cf->cf_user);
 		return;
 	}
-	if (cf->cf_chroot != NULL && *cf->cf_chroot != '\0') {
+	if (use_chroot && cf->cf_chroot != NULL && *cf->cf_chroot != '\0') {
 		if (chroot(cf->cf_chroot) == -1)
 			fatal("%s: chroot %s", proc, cf->cf_chroot);
 		if (chdir("/") == -1)
@@ -91,6 +94,38 @@ privsep_lookup(struct config *cf)
 	if (cf->cf_uid == 0) {
 		log_warnx("user \"%s\" is root: workers must not run as root",
 		    cf->cf_user);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The reporter's spool: created by root, owned by the user, mode 0700,
+ * since reports name the clients of this site.  An existing one is
+ * taken over the same way.
+ */
+int
+privsep_spool(const struct config *cf)
+{
+	const char	*dir = cf->cf_spamhaus.sh_spool;
+	struct stat	 st;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("spool %s", dir);
+		return -1;
+	}
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_warnx("spool %s: not a directory", dir);
+		return -1;
+	}
+	if (geteuid() == 0 && (st.st_uid != cf->cf_uid ||
+	    st.st_gid != cf->cf_gid) &&
+	    chown(dir, cf->cf_uid, cf->cf_gid) == -1) {
+		log_warn("spool %s: chown", dir);
+		return -1;
+	}
+	if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) == -1) {
+		log_warn("spool %s: chmod", dir);
 		return -1;
 	}
 	return 0;

@@ -7,6 +7,7 @@
 
 #include "phishmilter.h"
 #include "session.h"
+#include "report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,56 @@ verdict_log(struct session *s, const struct decision *d, long long us)
 	    d->d_rr.rr_limit_hits ? " match-limit-hit" : "");
 }
 
+struct url_arg {
+	const struct report_what	*ua_rw;
+	int				 ua_left;
+};
+
+static int
+verdict_report_url(void *arg, const char *url, size_t len)
+{
+	struct url_arg	*ua = arg;
+
+	if (report_url(ua->ua_rw, url, len) == 0)
+		ua->ua_left--;
+	return ua->ua_left <= 0;
+}
+
+/*
+ * Hands the reporter what an enforced, reporting filter decided: the
+ * client, and if configured the links and the message.  After the
+ * answer went out, so a report never delays the MTA.
+ */
+static void
+verdict_report(struct session *s, const struct decision *d)
+{
+	const struct spamhaus_config	*sh = &s->s_cf->cf_spamhaus;
+	const struct message		*m = &s->s_msg;
+	const struct filter		*f = d->d_filter;
+	struct report_what		 rw;
+	struct url_arg			 ua;
+	struct cond			 c;
+
+	if (!report_enabled() || f == NULL || !f->f_report ||
+	    d->d_would >= 0 || s->s_addr == NULL || *s->s_addr == '\0')
+		return;
+	rw.rw_addr = s->s_addr;
+	rw.rw_filter = f->f_name;
+	rw.rw_qid = session_macro(s, "i");
+	rw.rw_action = (int)d->d_action;
+	report_ip(&rw);
+	if (sh->sh_report_urls && sh->sh_max_urls > 0) {
+		memset(&c, 0, sizeof(c));
+		c.c_target = TARGET_URL;
+		ua.ua_rw = &rw;
+		ua.ua_left = sh->sh_max_urls;
+		(void)session_each_value(s, &c, verdict_report_url, &ua);
+	}
+	if (sh->sh_report_email && !m->m_oversize && m->m_len > 0 &&
+	    m->m_len <= sh->sh_max_email_size)
+		report_email(&rw, m->m_buf, m->m_len);
+}
+
 /* Answers the end of message; -1 when the answer could not be sent. */
 int
 verdict_eom(struct session *s)
@@ -401,5 +452,8 @@ verdict_eom(struct session *s)
 			return -1;
 	}
 	verdict_log(s, &d, now_us() - t0);
-	return milter_flush(&s->s_mc);
+	if (milter_flush(&s->s_mc) == -1)
+		return -1;
+	verdict_report(s, &d);
+	return 0;
 }

@@ -8,6 +8,7 @@
  */
 
 #include "phishmilter.h"
+#include "report.h"
 
 #include <netinet/tcp.h>
 
@@ -172,7 +173,7 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 		    "decoded as undeclared");
 	if (rules_compile(&rs, cf) == -1)
 		fatalx("cannot compile the rules");
-	privsep_drop(cf, "worker");
+	privsep_drop(cf, "worker", 1);
 #if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
 	/*
 	 * A parent killed outright must not leave workers that hold the
@@ -184,6 +185,7 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 	if (getppid() != parent)
 		fatalx("the parent process is gone");
 #endif
+	report_init(fds->wf_report);
 	worker_status(fds->wf_status, CHILD_READY);
 	log_debug("ready, generation %u, %zu filters", generation,
 	    cf->cf_nfilters);
@@ -199,6 +201,7 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 			worker_status(fds->wf_status, CHILD_IDLE);
 	}
 	log_debug("exiting after %d connections", served);
+	report_flush_drops();
 	rules_free(&rs);
 	exit(0);
 }
