@@ -72,6 +72,13 @@ static const struct {
 	{ "max_mime_depth",	1,	1000 },
 	{ "max_mime_parts",	1,	100000 },
 	{ "max_headers",	1,	100000 },
+	{ "ttl",		0,	31536000 },	/* spamhaus */
+	{ "rate",		1,	100000 },
+	{ "connect_timeout",	1,	300 },
+	{ "request_timeout",	1,	3600 },
+	{ "retry_min",		1,	86400 },
+	{ "retry_max",		1,	86400 },
+	{ "max_urls",		0,	100 },
 };
 
 #define ACTIONS_ALL	((1U << ACTION_MAX) - 1)
@@ -682,16 +689,6 @@ conf_check_spool(cfg_t *cfg, cfg_opt_t *opt)
 	return conf_check_text(cfg, opt);
 }
 
-static int
-conf_check_positive(cfg_t *cfg, cfg_opt_t *opt)
-{
-	if (cfg_opt_size(opt) > 0 &&
-	    cfg_opt_getnint(opt, cfg_opt_size(opt) - 1) <= 0) {
-		conf_error(cfg, "%s: must be more than 0", cfg_opt_name(opt));
-		return -1;
-	}
-	return 0;
-}
 
 /*
  * Targets and conditions.
@@ -1590,6 +1587,12 @@ conf_check_whole(const struct config *cf)
 		    "max_spare %d", cf->cf_min_spare, cf->cf_max_spare);
 		errors++;
 	}
+	if (cf->cf_spamhaus.sh_retry_min > cf->cf_spamhaus.sh_retry_max) {
+		conf_errorx(cf->cf_file, 0, "spamhaus: retry_min %d is more "
+		    "than retry_max %d", cf->cf_spamhaus.sh_retry_min,
+		    cf->cf_spamhaus.sh_retry_max);
+		errors++;
+	}
 	if (cf->cf_max_spare > cf->cf_max_workers) {
 		conf_errorx(cf->cf_file, 0, "max_spare %d is more than "
 		    "max_workers %d", cf->cf_max_spare, cf->cf_max_workers);
@@ -1645,11 +1648,6 @@ static const struct {
 	{ "spamhaus|url_threat_type",	conf_check_nonempty },
 	{ "spamhaus|email_endpoint",	conf_check_url },
 	{ "spamhaus|email_threat_type",	conf_check_nonempty },
-	{ "spamhaus|rate",		conf_check_positive },
-	{ "spamhaus|connect_timeout",	conf_check_positive },
-	{ "spamhaus|request_timeout",	conf_check_positive },
-	{ "spamhaus|retry_min",		conf_check_positive },
-	{ "spamhaus|retry_max",		conf_check_positive },
 	{ "filter",			conf_filter_done },
 	{ "filter|match",		conf_check_cond },
 	{ "filter|any",			conf_check_cond },

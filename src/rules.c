@@ -187,6 +187,10 @@ rules_needs(const struct config *cf)
 
 	if (cf->cf_nskip_senders > 0)
 		needs |= NEED_DECODE | NEED_HEADERS;
+	/* Links and messages for the reporter need the whole message. */
+	if (cf->cf_spamhaus.sh_report && (cf->cf_spamhaus.sh_report_urls ||
+	    cf->cf_spamhaus.sh_report_email))
+		needs |= NEED_DECODE | NEED_HEADERS | NEED_BODY;
 	for (i = 0; i < cf->cf_nfilters; i++) {
 		const struct filter	*f = &cf->cf_filters[i];
 

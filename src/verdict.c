@@ -414,7 +414,8 @@ verdict_report(struct session *s, const struct decision *d)
 	struct cond			 c;
 
 	if (!report_enabled() || f == NULL || !f->f_report ||
-	    d->d_would >= 0 || s->s_addr == NULL || *s->s_addr == '\0')
+	    d->d_would >= 0 || (s->s_family != SMFIA_INET &&
+	    s->s_family != SMFIA_INET6) || s->s_addr == NULL)
 		return;
 	rw.rw_addr = s->s_addr;
 	rw.rw_filter = f->f_name;
