@@ -46,6 +46,13 @@ skip_all() {
 }
 
 done_testing() {
+	# Under the sanitizers of CI, any report by a daemon process fails.
+	if grep -aqE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+	    "$WORK/log" 2>/dev/null; then
+		ok 1 "no sanitizer report in the daemon's log"
+		grep -aE -A20 'Sanitizer|runtime error:' "$WORK/log" |
+		    head -40 | sed 's/^/# /'
+	fi
 	echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ]
 	exit $?
