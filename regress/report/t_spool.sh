@@ -126,6 +126,41 @@ wait_until 5 log_has 'reporter: counters: .* invalid=[1-9]' "$from"
 ok $? "the garbage is counted as invalid"
 pm_stop
 
+# --- A stopped reporter: the pipe fills, mail goes on
+
+conf "$WORK/e.conf" "report_email = true" "max_email_size = 1M"
+pm_start "$WORK/e.conf"
+wait_until 10 reporter_pid >/dev/null
+{
+	cat "$WORK/phish.eml"
+	head -c 120000 /dev/zero | tr '\0' 'x' | fold -w 76
+} >"$WORK/big.eml"
+rp=$(reporter_pid)
+kill -STOP "$rp"
+from=$(log_lines)
+out=$("$CLIENT" -s "inet:127.0.0.1:$PM_PORT" -q -c 2 -N 40 \
+    -a 203.0.113.90 "$WORK/big.eml" 2>&1)
+sum=$(printf '%s\n' "$out" | grep '^summary ')
+diag "$sum"
+like "$sum" 'messages=40 errors=0 accept=0 reject=40 ' \
+    "40 messages of 120 KB rejected while the reporter is stopped"
+max=$(printf '%s\n' "$sum" | tr ' ' '\n' | sed -n 's/^max_ms=//p')
+awk -v m="$max" 'BEGIN { exit !(m < 1500) }'
+ok $? "none waited on the full pipe (max ${max} ms)"
+log_has 'worker: report pipe full: [0-9]+ report records dropped' "$from"
+ok $? "the dropped records are counted and logged"
+per_pid=$(tail -n +"$from" "$WORK/log" | grep 'report pipe full' |
+    sed 's/^[^[]*\[\([0-9]*\)\].*/\1/' | sort | uniq -c |
+    awk '$1 > m { m = $1 } END { print m + 0 }')
+[ "$per_pid" -ge 1 ] && [ "$per_pid" -le 2 ]
+ok $? "logged at a bounded rate (a line a minute per worker, one at exit)"
+kill -CONT "$rp"
+from=$(log_lines)
+kill -USR1 "$PM_PID"
+wait_until 10 log_has 'reporter: counters: ' "$from"
+ok $? "the reporter goes on when continued"
+pm_stop
+
 # --- A full disk under the spool
 
 mkdir -p "$WORK/small"
