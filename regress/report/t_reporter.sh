@@ -53,6 +53,16 @@ like "$(cat "$WORK/refused.out")" "owned by uid 1, not by root" \
     "and says why"
 chown root "$WORK/token"
 
+# --- safe_address is checked where it is written
+
+port=$PM_PORT
+conf "$WORK/bad.conf" 'safe_address = { "192.0.2.0/24", "300.1.2.3" }'
+PM_PORT=$port
+out=$("$PHISHMILTER" -n -f "$WORK/bad.conf" 2>&1)
+is "$?" 1 "-n: an invalid safe_address entry is an error"
+like "$out" "bad.conf:[0-9]+: spamhaus: safe_address: \"300.1.2.3\" is not an address" \
+    "reported with its file and line"
+
 # --- The exact request for a rejected message
 
 script 200
@@ -224,6 +234,22 @@ awk -v m="$max" 'BEGIN { exit !(m < 1500) }'
 ok $? "none waited on the reporter (max ${max} ms, request timeout 3 s)"
 wait_until 10 log_has 'report ip 203.0.113.50: .*(Timeout|timed out)'
 ok $? "the hung request times out and is retried later"
+pm_stop
+sink_stop
+
+# --- The reason is cut at the API's 255 characters
+
+long=$(printf 'x%.0s' $(seq 1 300))
+: >"$SINK_LOG"
+conf "$WORK/c.conf" "reason = \"%f $long\""
+script 200
+sink_start
+pm_start "$WORK/c.conf"
+send 203.0.113.60 "$WORK/phish.eml" >/dev/null
+wait_until 10 have_requests 1
+is "$(req 1 'length $r->{body}{reason}')" 255 \
+    "a long reason is cut at 255 characters"
+like "$(req 1 '$r->{body}{reason}')" '^rep_phish xxx' "after the filter name"
 pm_stop
 sink_stop
 
