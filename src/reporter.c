@@ -587,8 +587,70 @@ reporter_setup(struct reporter *r, const struct config *cf, int fd)
 	r->r_tokens = r->r_sh->sh_rate;
 	r->r_tokens_at = now_ms();
 	srandom((unsigned int)(getpid() ^ time(NULL)));
-	if (set_nonblock(fd) == -1)
+	if (fd != -1 && set_nonblock(fd) == -1)
 		fatal("report pipe");
+}
+
+static void
+reporter_teardown(struct reporter *r)
+{
+	size_t	i;
+
+	for (i = 0; i < ASSEMBLY_MAX; i++)
+		reporter_asm_free(&r->r_asm[i]);
+	spool_close(&r->r_spool);
+	free(r->r_seen);
+	r->r_seen = NULL;
+}
+
+/*
+ * The intake alone, for the tests and the fuzzer: bytes as they would
+ * come from the pipe, through the checks, into the spool of cf.
+ */
+struct reporter *
+reporter_intake_new(const struct config *cf)
+{
+	struct reporter	*r = xcalloc(1, sizeof(*r));
+
+	reporter_setup(r, cf, -1);
+	if (spool_open(&r->r_spool, cf->cf_spamhaus.sh_spool,
+	    cf->cf_spamhaus.sh_spool_size) == -1) {
+		reporter_teardown(r);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+reporter_intake(struct reporter *r, const void *buf, size_t len)
+{
+	const unsigned char	*p = buf;
+	size_t			 n;
+
+	while (len > 0) {
+		n = sizeof(r->r_buf) - r->r_buflen;
+		if (n > len)
+			n = len;
+		memcpy(r->r_buf + r->r_buflen, p, n);
+		r->r_buflen += n;
+		reporter_consume(r);
+		p += n;
+		len -= n;
+	}
+}
+
+struct spool *
+reporter_intake_spool(struct reporter *r)
+{
+	return &r->r_spool;
+}
+
+void
+reporter_intake_free(struct reporter *r)
+{
+	reporter_teardown(r);
+	free(r);
 }
 
 /*
@@ -601,7 +663,6 @@ reporter_main(const struct config *cf, char *token, size_t tokensize,
 {
 	static struct reporter	r;
 	pid_t			parent = getppid();
-	size_t			i;
 
 	log_set_procname("reporter");
 #if defined(HAVE_PRCTL) && defined(PR_SET_NAME)
@@ -627,10 +688,7 @@ reporter_main(const struct config *cf, char *token, size_t tokensize,
 	    &r.r_spool), cf->cf_spamhaus.sh_url);
 	reporter_loop(&r);
 	reporter_counters(&r);
-	for (i = 0; i < ASSEMBLY_MAX; i++)
-		reporter_asm_free(&r.r_asm[i]);
 	submit_free(&r.r_submit);
-	spool_close(&r.r_spool);
-	free(r.r_seen);
+	reporter_teardown(&r);
 	exit(0);
 }

@@ -78,4 +78,11 @@ int		 submit_step(struct submit *, struct submit_result *);
 int		 submit_wait(struct submit *, int *, size_t, int);
 const char	*submit_kind_name(int);
 
+/* reporter.c: the intake alone, for tests and fuzzing */
+struct reporter;
+struct reporter	*reporter_intake_new(const struct config *);
+void		 reporter_intake(struct reporter *, const void *, size_t);
+struct spool	*reporter_intake_spool(struct reporter *);
+void		 reporter_intake_free(struct reporter *);
+
 #endif /* REPORTER_H */
