@@ -2,9 +2,10 @@
 # A stand-in for the Spamhaus submission API on 127.0.0.1, for the
 # tests: it records every request as one JSON line (method, path, the
 # headers that matter, the decoded body) and answers what the script
-# file says.  The script holds one answer per line (an HTTP status, or
-# "hang": read the request and never answer); the first line is used and
-# removed, except the last one, which stays.  Never a real service.
+# file says.  The script holds one answer per line: an HTTP status;
+# "hang": read the request and never answer; "slowMS": 200 after MS
+# milliseconds.  The first line is used and removed, except the last
+# one, which stays.  Never a real service.
 #
 # usage: sink.pl PORT LOGFILE SCRIPTFILE
 
@@ -103,6 +104,10 @@ while (my $c = $srv->accept) {
 	if ($ans eq 'hang') {
 		push @held, $c;
 		next;
+	}
+	if ($ans =~ /^slow(\d*)$/) {
+		select(undef, undef, undef, $1 ? $1 / 1000 : 2);
+		$ans = 200;
 	}
 	answer($c, $ans, $req);
 	close $c;
