@@ -27,5 +27,8 @@ void		 explicit_bzero(void *, size_t);
 #ifndef HAVE_REALLOCARRAY
 void		*reallocarray(void *, size_t, size_t);
 #endif
+#ifndef HAVE_CLOSEFROM
+void		 closefrom(int);
+#endif
 
 #endif /* COMPAT_H */
