@@ -238,6 +238,24 @@ listen_open(struct listener *l, const char *spec, const struct config *cf)
 }
 
 /*
+ * How many sockets systemd passes us, from descriptor 3; 0 for none or
+ * for bad variables, which listen_inherit() reports.
+ */
+int
+listen_inherited(void)
+{
+	const char	*pid, *fds, *errstr;
+	long long	 n;
+
+	if ((pid = getenv("LISTEN_PID")) == NULL ||
+	    (fds = getenv("LISTEN_FDS")) == NULL ||
+	    strtonum(pid, 1, INT32_MAX, &errstr) != (long long)getpid())
+		return 0;
+	n = strtonum(fds, 0, PM_MAXLISTEN, &errstr);
+	return errstr != NULL ? 0 : (int)n;
+}
+
+/*
  * Sockets passed by systemd socket activation: LISTEN_PID names us and
  * LISTEN_FDS counts descriptors from 3.  Returns how many were taken.
  */

@@ -82,5 +82,11 @@ main(int argc, char *argv[])
 		usage();
 	if (check)
 		return check_config(file, verbose);
+	/*
+	 * Descriptors inherited from whatever started the daemon (a
+	 * shell's, make's jobserver pipes) would live on in every worker:
+	 * only the standard three and the sockets systemd passes stay.
+	 */
+	closefrom(STDERR_FILENO + 1 + listen_inherited());
 	return parent_main(file, foreground, verbose);
 }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,8 +30,9 @@
 #define MILTER_RBUF_START	(64 * 1024)
 #define MILTER_WBUF_START	(64 * 1024)
 
-static int	 milter_deadline(struct milter_conn *, struct timespec *);
-static int	 milter_remaining(const struct timespec *, int);
+static int	 milter_until_set(const struct milter_conn *);
+static int	 milter_deadline(struct milter_conn *, struct timespec *, int);
+static int	 milter_remaining(const struct timespec *);
 static int	 milter_wait(struct milter_conn *, short,
 		    const struct timespec *);
 static int	 milter_interrupted(struct milter_conn *);
@@ -94,36 +96,51 @@ milter_put32(void *p, uint32_t v)
 	b[3] = v;
 }
 
+static int
+milter_until_set(const struct milter_conn *mc)
+{
+	return (mc->mc_until.tv_sec != 0 || mc->mc_until.tv_nsec != 0);
+}
+
 /*
  * The timeout bounds each wait for the peer, not a whole packet; the
- * deadline keeps a wait restarted after EINTR from starting over.
+ * deadline keeps a wait restarted after EINTR from starting over.  A
+ * read also ends by mc_until when one is set, however busy the peer
+ * keeps the connection.  A zero deadline is no deadline.
  */
 static int
-milter_deadline(struct milter_conn *mc, struct timespec *deadline)
+milter_deadline(struct milter_conn *mc, struct timespec *deadline,
+    int reading)
 {
-	if (mc->mc_timeout < 0)
-		return (0);
-	if (clock_gettime(CLOCK_MONOTONIC, deadline) == -1) {
-		mc->mc_error = strerror(errno);
-		return (-1);
+	memset(deadline, 0, sizeof(*deadline));
+	if (mc->mc_timeout >= 0) {
+		if (clock_gettime(CLOCK_MONOTONIC, deadline) == -1) {
+			mc->mc_error = strerror(errno);
+			return (-1);
+		}
+		deadline->tv_sec += mc->mc_timeout / 1000;
+		deadline->tv_nsec += (long)(mc->mc_timeout % 1000) * 1000000L;
+		if (deadline->tv_nsec >= 1000000000L) {
+			deadline->tv_sec++;
+			deadline->tv_nsec -= 1000000000L;
+		}
 	}
-	deadline->tv_sec += mc->mc_timeout / 1000;
-	deadline->tv_nsec += (long)(mc->mc_timeout % 1000) * 1000000L;
-	if (deadline->tv_nsec >= 1000000000L) {
-		deadline->tv_sec++;
-		deadline->tv_nsec -= 1000000000L;
-	}
+	if (reading && milter_until_set(mc) && (mc->mc_timeout < 0 ||
+	    mc->mc_until.tv_sec < deadline->tv_sec ||
+	    (mc->mc_until.tv_sec == deadline->tv_sec &&
+	    mc->mc_until.tv_nsec < deadline->tv_nsec)))
+		*deadline = mc->mc_until;
 	return (0);
 }
 
 /* Milliseconds left until the deadline, rounded up; -1 is forever. */
 static int
-milter_remaining(const struct timespec *deadline, int timeout)
+milter_remaining(const struct timespec *deadline)
 {
 	struct timespec	 now;
 	long long	 ms;
 
-	if (timeout < 0)
+	if (deadline->tv_sec == 0 && deadline->tv_nsec == 0)
 		return (-1);
 	if (clock_gettime(CLOCK_MONOTONIC, &now) == -1)
 		return (0);
@@ -131,7 +148,25 @@ milter_remaining(const struct timespec *deadline, int timeout)
 	    (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
 	if (ms < 0)
 		return (0);
-	return (ms > timeout ? timeout : (int)ms);
+	return (ms > INT_MAX ? INT_MAX : (int)ms);
+}
+
+/*
+ * Bounds every read from now on to ms milliseconds from now in all
+ * (the whole of a message, where timeout bounds one wait); -1 lifts it.
+ */
+void
+milter_read_until(struct milter_conn *mc, int ms)
+{
+	memset(&mc->mc_until, 0, sizeof(mc->mc_until));
+	if (ms < 0 || clock_gettime(CLOCK_MONOTONIC, &mc->mc_until) == -1)
+		return;
+	mc->mc_until.tv_sec += ms / 1000;
+	mc->mc_until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (mc->mc_until.tv_nsec >= 1000000000L) {
+		mc->mc_until.tv_sec++;
+		mc->mc_until.tv_nsec -= 1000000000L;
+	}
 }
 
 /* An EINTR is retried unless the daemon asked us to stop. */
@@ -157,11 +192,14 @@ milter_wait(struct milter_conn *mc, short events,
 		pfd.fd = mc->mc_fd;
 		pfd.events = events;
 		pfd.revents = 0;
-		n = poll(&pfd, 1, milter_remaining(deadline, mc->mc_timeout));
+		n = poll(&pfd, 1, milter_remaining(deadline));
 		if (n > 0)
 			return (0);	/* errors and hangups show in I/O */
 		if (n == 0) {
-			mc->mc_error = "timeout";
+			mc->mc_error = milter_until_set(mc) &&
+			    deadline->tv_sec == mc->mc_until.tv_sec &&
+			    deadline->tv_nsec == mc->mc_until.tv_nsec ?
+			    "message timeout" : "timeout";
 			return (-1);
 		}
 		if (errno != EINTR) {
@@ -224,8 +262,13 @@ milter_fill(struct milter_conn *mc, size_t need)
 	    mc->mc_rsize - mc->mc_rlen < mc->mc_rsize / 4) &&
 	    milter_make_room(mc, need) == -1)
 		return (-1);
-	if (milter_deadline(mc, &deadline) == -1)
+	if (milter_deadline(mc, &deadline, 1) == -1)
 		return (-1);
+	/* Bytes that came in time are taken; no wait begins after it. */
+	if (milter_until_set(mc) && milter_remaining(&mc->mc_until) == 0) {
+		mc->mc_error = "message timeout";
+		return (-1);
+	}
 	while (mc->mc_rlen - mc->mc_roff < need) {
 		if (milter_wait(mc, POLLIN, &deadline) == -1)
 			return (-1);
@@ -378,7 +421,7 @@ milter_flush(struct milter_conn *mc)
 	ssize_t		 n;
 	int		 notsock = 0, rv;
 
-	if (mc->mc_wlen > 0 && milter_deadline(mc, &deadline) == -1)
+	if (mc->mc_wlen > 0 && milter_deadline(mc, &deadline, 0) == -1)
 		return (-1);
 	while (off < mc->mc_wlen) {
 		n = milter_write_some(mc->mc_fd, mc->mc_wbuf + off,

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MILTER_VERSION_MIN	2
 #define MILTER_VERSION		6
@@ -103,6 +104,7 @@
 struct milter_conn {
 	int		 mc_fd;
 	int		 mc_timeout;		/* ms; -1 waits forever */
+	struct timespec	 mc_until;		/* reads end by then; 0: none */
 	volatile sig_atomic_t *mc_stop;	/* set by a signal: give up */
 	size_t		 mc_max;		/* largest payload accepted */
 	unsigned char	*mc_rbuf;
@@ -131,6 +133,7 @@ enum milter_status {
 /* milter.c */
 int		 milter_conn_init(struct milter_conn *, int, int, size_t);
 void		 milter_conn_free(struct milter_conn *);
+void		 milter_read_until(struct milter_conn *, int);
 int		 milter_read_packet(struct milter_conn *,
 		    struct milter_packet *);
 int		 milter_queue(struct milter_conn *, char, const void *,

@@ -417,12 +417,24 @@ parent_read_status(struct parent *p)
 	}
 }
 
+/*
+ * A worker that dies before it is ready, or soon after without having
+ * served, is a start-up failure: new workers wait, twice as long after
+ * each round of failures.  One that has served died of something else
+ * (kill -9, the OOM killer, a message that crashed it): waiting would
+ * starve the pool under load, where every worker is young.  Deaths
+ * during a wait belong to the round that started it.
+ */
 static void
 parent_throttle(struct parent *p, const struct child *c, int status)
 {
+	if (c->c_state == CHILD_BUSY || c->c_state == CHILD_IDLE)
+		return;
 	if (c->c_state != 0 && now_ms() - c->c_started > STARTUP_WINDOW_MS)
 		return;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && c->c_state != 0)
+		return;
+	if (now_ms() < p->p_throttle_until)
 		return;
 	p->p_throttle_ms = p->p_throttle_ms ? p->p_throttle_ms * 2 :
 	    THROTTLE_MIN_MS;
@@ -440,6 +452,12 @@ parent_reap(struct parent *p)
 	pid_t		 pid;
 	int		 status;
 
+	/*
+	 * A child writes its state before it exits, but the pipe may not
+	 * have been readable yet when poll() returned: read it first, or a
+	 * worker that was ready, or busy, is judged as starting.
+	 */
+	parent_read_status(p);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == p->p_reporter) {
 			parent_reporter_died(p, status);

@@ -286,6 +286,7 @@ struct rules_result {
 };
 
 /* Per-process compiled state of the rule engine. */
+struct rules_plan;
 struct ruleset {
 	const struct config	 *rs_config;
 	pcre2_match_data	 *rs_md;
@@ -294,6 +295,8 @@ struct ruleset {
 	const struct filter	**rs_warn;
 	unsigned int		  rs_needs;	/* NEED_* */
 	long long		  rs_deadline;	/* now_ms() bound, 0: none */
+	struct rules_plan	 *rs_plan;	/* evaluation order, prefilter */
+	int			  rs_plain;	/* tests: without rs_plan */
 };
 
 /* compat.c and friends: see compat.h */
@@ -398,6 +401,8 @@ struct html_handler {
 char		*html_unescape(const char *, size_t, size_t *);
 char		*html_unescape_attr(const char *, size_t, size_t *);
 char		*html_to_text(const char *, size_t, size_t *);
+char		*html_to_text_tee(const char *, size_t, size_t *,
+		    const struct html_handler *);
 int		 html_walk(const char *, size_t, const struct html_handler *);
 
 /* url.c */
@@ -405,6 +410,8 @@ typedef int	(*url_fn)(void *, const char *, size_t);
 
 int		 url_extract_text(const char *, size_t, url_fn, void *);
 int		 url_extract_html(const char *, size_t, url_fn, void *);
+int		 url_extract_html_text(const char *, size_t, url_fn, void *,
+		    char **, size_t *);
 int		 url_host(const char *, size_t, char *, size_t);
 
 /* text.c */
@@ -412,6 +419,7 @@ char		*text_normalize(const char *, size_t, int, size_t *);
 
 /* rules.c */
 int		 rules_check_pattern(const char *, char *, size_t);
+int		 rules_prefilter_text(const char *, char *, size_t);
 int		 rules_compile(struct ruleset *, struct config *);
 void		 rules_free(struct ruleset *);
 unsigned int	 rules_needs(const struct config *);
@@ -422,6 +430,7 @@ void		 rules_evaluate(struct ruleset *, const struct target_source *,
 int		 listen_open(struct listener *, const char *,
 		    const struct config *);
 int		 listen_inherit(struct listener *, size_t);
+int		 listen_inherited(void);
 void		 listen_close(struct listener *);
 
 /* privsep.c */
@@ -450,6 +459,8 @@ void		 worker_main(struct config *, const struct worker_fds *,
 
 /* offline.c */
 int		 offline_main(const char *, char **, int, int);
+struct session	*offline_session(const struct config *, struct ruleset *,
+		    const char *);
 
 /* parent.c */
 int		 parent_main(const char *, int, int);

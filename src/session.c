@@ -56,6 +56,15 @@ static const struct command commands[] = {
 	{ SMFIC_QUIT_NC, 0,		session_quit_nc },
 };
 
+/*
+ * The content of a message: from the first of these to the end of
+ * message, message_timeout bounds the receipt.  The envelope before it
+ * comes at the pace of the SMTP client, the content from the MTA's
+ * queue file.
+ */
+#define CONTENT(c)	((c) == SMFIC_HEADER || (c) == SMFIC_EOH || \
+			 (c) == SMFIC_BODY)
+
 /* Commands that expect no answer at all. */
 #define SILENT(c)	((c) == SMFIC_ABORT || (c) == SMFIC_MACRO || \
 			 (c) == SMFIC_QUIT_NC || (c) == SMFIC_OPTNEG || \
@@ -121,6 +130,7 @@ session_message_reset(struct session *s)
 	free(m->m_hdr);
 	decode_free(&m->m_decoded);
 	memset(m, 0, sizeof(*m));
+	milter_read_until(&s->s_mc, -1);
 	session_macros_clear(s, STAGE_FIRST_MESSAGE, STAGE_MAX);
 }
 
@@ -345,6 +355,9 @@ session_append(struct session *s, const char *p, size_t len)
 		m->m_limits |= MIME_HIT_SIZE;
 		return -1;
 	}
+	/* Nothing to add (an empty header name): m_buf may still be NULL. */
+	if (len == 0)
+		return 0;
 	want = m->m_len + len;
 	if (want > m->m_size) {
 		size = m->m_size ? m->m_size : 16384;
@@ -701,6 +714,10 @@ session_dispatch(struct session *s, const struct milter_packet *p)
 		log_warnx("%s: %s before option negotiation", session_tag(s),
 		    milter_command_name(c->cmd));
 		return SESSION_CLOSE;
+	}
+	if (CONTENT(c->cmd) && !s->s_msg.m_content) {
+		s->s_msg.m_content = 1;
+		milter_read_until(&s->s_mc, s->s_cf->cf_message_timeout * 1000);
 	}
 	if ((rc = c->handler(s, p->mp_data, p->mp_len)) == SESSION_CLOSE)
 		return rc;

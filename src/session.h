@@ -53,6 +53,7 @@ struct message {
 	int		 m_oversize;	/* max_message_size was hit */
 	int		 m_error;	/* out of memory: answer error_action */
 	int		 m_active;	/* MAIL seen, EOM not yet */
+	int		 m_content;	/* headers or body begun: timed */
 	unsigned int	 m_limits;	/* MIME_HIT_HEADERS, MIME_HIT_SIZE */
 	struct decoded	 m_decoded;	/* built when a filter needs it */
 };
