@@ -21,6 +21,15 @@
 
 #include "tap.h"
 
+/* Does s end with suffix? */
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t	n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 static char	dir[256];		/* this run's temporary directory */
 static char	logbuf[16384];		/* what the last load logged */
 
@@ -180,15 +189,26 @@ test_defaults(void)
 	    "warn header and no subject prefix");
 	ok(cf->cf_match_limit == 1000000 && cf->cf_depth_limit == 10000,
 	    "PCRE2 limits 1000000 and 10000");
+	/* The paths follow configure's sysconfdir and localstatedir. */
 	ok(!cf->cf_spamhaus.sh_report && cf->cf_spamhaus.sh_nsafe == 0 &&
-	    strcmp(cf->cf_spamhaus.sh_token_file,
-	    "/etc/phishmilter/spamhaus.token") == 0 &&
+	    ends_with(cf->cf_spamhaus.sh_token_file,
+	    "/phishmilter/spamhaus.token") &&
 	    strncmp(cf->cf_spamhaus.sh_url, "https://submit.spamhaus.org/",
 	    28) == 0 &&
 	    strcmp(cf->cf_spamhaus.sh_threat_type, "source-of-spam") == 0 &&
 	    strcmp(cf->cf_spamhaus.sh_reason,
 	    "phishing mail matched filter %f") == 0 &&
-	    strcmp(cf->cf_spamhaus.sh_spool, "/var/spool/phishmilter") == 0,
+	    ends_with(cf->cf_spamhaus.sh_spool, "/spool/phishmilter") &&
+	    cf->cf_spamhaus.sh_spool_size == 10 * 1024 * 1024 &&
+	    !cf->cf_spamhaus.sh_report_private &&
+	    cf->cf_spamhaus.sh_ttl == 86400 && cf->cf_spamhaus.sh_rate == 60 &&
+	    cf->cf_spamhaus.sh_connect_timeout == 10 &&
+	    cf->cf_spamhaus.sh_request_timeout == 30 &&
+	    cf->cf_spamhaus.sh_retry_min == 10 &&
+	    cf->cf_spamhaus.sh_retry_max == 3600 &&
+	    !cf->cf_spamhaus.sh_report_urls && !cf->cf_spamhaus.sh_report_email &&
+	    cf->cf_spamhaus.sh_max_urls == 5 &&
+	    cf->cf_spamhaus.sh_max_email_size == 256 * 1024,
 	    "spamhaus defaults");
 	ok(cf->cf_nfilters == 0 && strstr(cf->cf_file, "empty.conf") != NULL,
 	    "no filters; cf_file is the path");
