@@ -105,7 +105,7 @@ report_ip(const struct report_what *rw)
 }
 
 /* What the reporter takes as a URL: http(s), printable ASCII. */
-static int
+int
 report_url_ok(const char *url, size_t len)
 {
 	size_t	i;

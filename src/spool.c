@@ -13,6 +13,8 @@
 
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -249,6 +251,36 @@ spool_header_line(struct spool_entry *se, char *line)
 	return 0;	/* a later version's field */
 }
 
+/*
+ * A file from disk is checked as a record from the pipe is: a report
+ * the reporter would not have written is not sent.
+ */
+static int
+spool_check(struct spool_entry *se)
+{
+	char	addr[INET6_ADDRSTRLEN];
+	int	family;
+	size_t	i;
+
+	for (i = 0; se->se_filter[i] != '\0'; i++)
+		if ((unsigned char)se->se_filter[i] < 0x20 ||
+		    se->se_filter[i] == 0x7f)
+			return -1;
+	if (report_addr_normalize(se->se_addr, addr, sizeof(addr),
+	    &family) == -1)
+		return -1;
+	switch (se->se_kind) {
+	case REPORT_IP:
+		return strlen(se->se_object) == se->se_len &&
+		    report_addr_normalize(se->se_object, addr, sizeof(addr),
+		    &family) == 0 && strcmp(addr, se->se_object) == 0 ? 0 : -1;
+	case REPORT_URL:
+		return report_url_ok(se->se_object, se->se_len) ? 0 : -1;
+	default:
+		return se->se_len > 0 && se->se_len <= REPORT_EMAIL_MAX ? 0 : -1;
+	}
+}
+
 static int
 spool_parse(struct spool_entry *se, char *buf, size_t len)
 {
@@ -270,7 +302,7 @@ spool_parse(struct spool_entry *se, char *buf, size_t len)
 	memcpy(se->se_object, end + 2, se->se_len);
 	se->se_object[se->se_len] = '\0';
 	se->se_size = len;
-	return 0;
+	return spool_check(se);
 }
 
 static char *
