@@ -467,6 +467,10 @@ utf8_scan(const unsigned char *in, size_t len, struct utf8_stat *st)
 
 	memset(st, 0, sizeof(*st));
 	for (; len > 0; in += n, len -= n) {
+		if (*in < 0x80) {
+			n = 1;
+			continue;
+		}
 		n = utf8_next(in, len, &cp);
 		if (cp == CP_BAD)
 			st->us_bad++;
@@ -498,16 +502,24 @@ static size_t
 utf8_copy(struct buf *out, const unsigned char *in, size_t len)
 {
 	uint32_t	 cp;
-	size_t		 n, nerr = 0;
+	size_t		 i = 0, run = 0, n, nerr = 0;
 
-	for (; len > 0; in += n, len -= n) {
-		n = utf8_next(in, len, &cp);
+	/* Valid runs are copied whole: most text is. */
+	while (i < len) {
+		if (in[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = utf8_next(in + i, len - i, &cp);
 		if (cp == CP_BAD || cp == CP_SHORT) {
+			buf_add(out, in + run, i - run);
 			buf_add_fffd(out);
 			nerr++;
-		} else
-			buf_add(out, in, n);
+			run = i + n;
+		}
+		i += n;
 	}
+	buf_add(out, in + run, i - run);
 	return nerr;
 }
 
@@ -519,10 +531,16 @@ utf8_copy(struct buf *out, const unsigned char *in, size_t len)
 static size_t
 cp1252_decode(struct buf *out, const unsigned char *in, size_t len)
 {
-	size_t	 i, nerr = 0;
+	size_t	 i, run, nerr = 0;
 
 	for (i = 0; i < len; i++) {
-		if (in[i] < 0x80 || in[i] > 0x9F)
+		/* ASCII runs are copied whole. */
+		for (run = i; i < len && in[i] < 0x80; i++)
+			;
+		buf_add(out, in + run, i - run);
+		if (i == len)
+			break;
+		if (in[i] > 0x9F)
 			buf_add_cp(out, in[i]);
 		else if (cp1252_c1[in[i] - 0x80] != 0)
 			buf_add_cp(out, cp1252_c1[in[i] - 0x80]);

@@ -170,6 +170,7 @@ decode_url(void *arg, const char *url, size_t len)
 	return 1;
 }
 
+/* The source, its URLs, and its rendered text, which one walk gives. */
 static int
 decode_html_part(struct decode_walk *dw, const char *utf8, size_t len)
 {
@@ -179,8 +180,8 @@ decode_html_part(struct decode_walk *dw, const char *utf8, size_t len)
 	if ((v = html_unescape(utf8, len, &vlen)) == NULL ||
 	    decode_add(dw->dw_dc, TARGET_DECODE_HTML, v, vlen) == -1)
 		return -1;
-	url_extract_html(utf8, len, decode_url, dw);
-	if ((v = html_to_text(utf8, len, &vlen)) == NULL)
+	(void)url_extract_html_text(utf8, len, decode_url, dw, &v, &vlen);
+	if (v == NULL)
 		return -1;
 	return valuelist_add(&dw->dw_rendered, v, vlen);
 }

@@ -449,6 +449,7 @@ struct text_ctx {
 	size_t		 tc_count[SLOT_MAX];
 	unsigned int	 tc_decl;	/* of the start tag being read */
 	int		 tc_styled;	/* it had a style attribute */
+	const struct html_handler *tc_also; /* gets the attributes too */
 };
 
 #define REF_ATTR	0x01	/* in an attribute value */
@@ -692,6 +693,22 @@ html_ref(const char *s, size_t len, int flags, uint32_t *cp)
 	return n == 0 ? 0 : n + 1;
 }
 
+/* The next '&' (unless raw) or, with REF_NONUL, NUL from s[i]; or len. */
+static size_t
+html_decode_next(const char *s, size_t len, size_t i, int flags)
+{
+	const char	*amp = NULL, *nul = NULL;
+
+	if (!(flags & REF_RAW))
+		amp = memchr(s + i, '&', len - i);
+	if (flags & REF_NONUL)
+		nul = memchr(s + i, '\0', (amp != NULL ? (size_t)(amp - s) :
+		    len) - i);
+	if (nul != NULL)
+		return (size_t)(nul - s);
+	return amp != NULL ? (size_t)(amp - s) : len;
+}
+
 static int
 html_decode_into(struct hbuf *hb, const char *s, size_t len, int flags)
 {
@@ -699,7 +716,7 @@ html_decode_into(struct hbuf *hb, const char *s, size_t len, int flags)
 	size_t		i = 0, run = 0, used;
 	uint32_t	cp;
 
-	while (i < len) {
+	while ((i = html_decode_next(s, len, i, flags)) < len) {
 		if (s[i] == '&' && !(flags & REF_RAW) &&
 		    (used = html_ref(s + i, len - i, flags, &cp)) > 0) {
 			if (hbuf_add(hb, s + run, i - run) == -1 ||
@@ -814,15 +831,24 @@ html_attr_value(const char *s, size_t len, size_t i, size_t *v0, size_t *v1)
 	return i;
 }
 
+/* Where an attribute's name and value are, in the input. */
+struct html_attr {
+	size_t		 a_n0, a_n1;
+	size_t		 a_v0, a_v1;
+};
+
+#define HTML_ATTRS	16	/* kept from a tag's first reading */
+
 /*
  * Reads the attributes of a tag from s[i] up to its '>', calling hh_attr
- * for each when h is not NULL.  Returns the offset after '>', or 0 when
- * the input ends first; a handler's non-zero return goes to *rc and ends
- * the reading.
+ * for each when h is not NULL, or keeping the first HTML_ATTRS in a
+ * (*na counts them all) when a is not NULL.  Returns the offset after
+ * '>', or 0 when the input ends first; a handler's non-zero return goes
+ * to *rc and ends the reading.
  */
 static size_t
 html_tag_attrs(const char *s, size_t len, size_t i, struct html_tag *t,
-    const struct html_handler *h, int *rc)
+    const struct html_handler *h, int *rc, struct html_attr *a, size_t *na)
 {
 	size_t	n0, n1, v0, v1;
 
@@ -848,6 +874,12 @@ html_tag_attrs(const char *s, size_t len, size_t i, struct html_tag *t,
 			if (i >= len ||
 			    (i = html_attr_value(s, len, i, &v0, &v1)) == 0)
 				return 0;
+		}
+		if (a != NULL && (*na)++ < HTML_ATTRS) {
+			a[*na - 1].a_n0 = n0;
+			a[*na - 1].a_n1 = n1;
+			a[*na - 1].a_v0 = v0;
+			a[*na - 1].a_v1 = v1;
 		}
 		if (h != NULL && h->hh_attr != NULL && (*rc = h->hh_attr(
 		    h->hh_arg, t, s + n0, n1 - n0, s + v0, v1 - v0)) != 0)
@@ -896,28 +928,49 @@ html_walk_raw(const char *s, size_t len, size_t *ip, const struct html_tag *t,
 	return rc;
 }
 
+/* The handler's calls for attributes kept by the first reading. */
+static int
+html_tag_kept(const char *s, const struct html_tag *t,
+    const struct html_attr *a, size_t na, const struct html_handler *h)
+{
+	size_t	k;
+	int	rc = 0;
+
+	for (k = 0; k < na && rc == 0 && h->hh_attr != NULL; k++)
+		rc = h->hh_attr(h->hh_arg, t, s + a[k].a_n0,
+		    a[k].a_n1 - a[k].a_n0, s + a[k].a_v0,
+		    a[k].a_v1 - a[k].a_v0);
+	return rc;
+}
+
 /*
- * A start or end tag at s[*ip].  The tag is read twice: first to find its
- * end, since one cut off by the end of input is dropped as browsers drop
- * it, and only then for the handler.  Each byte is still read at most
- * twice.
+ * A start or end tag at s[*ip].  The tag is read first to find its end,
+ * since one cut off by the end of input is dropped as browsers drop it,
+ * and only then given to the handler: from what the first reading kept,
+ * or, for a tag of many attributes, by reading it again.  Each byte is
+ * read at most twice.
  */
 static int
 html_walk_tag(const char *s, size_t len, size_t *ip, int end,
     const struct html_handler *h)
 {
 	struct html_tag	 t;
-	size_t		 i, stop;
-	int		 rc = 0;
+	struct html_attr a[HTML_ATTRS];
+	size_t		 i, stop, na = 0;
+	int		 rc = 0, selfclosing;
 
 	i = html_tag_name(s, len, *ip + (end ? 2 : 1), &t);
-	if ((stop = html_tag_attrs(s, len, i, &t, NULL, &rc)) == 0) {
+	if ((stop = html_tag_attrs(s, len, i, &t, NULL, &rc, a, &na)) == 0) {
 		*ip = len;
 		return 0;
 	}
+	selfclosing = t.ht_selfclosing;
 	t.ht_end = end;
 	t.ht_selfclosing = 0;
-	html_tag_attrs(s, len, i, &t, h, &rc);
+	if (na > HTML_ATTRS)
+		html_tag_attrs(s, len, i, &t, h, &rc, NULL, NULL);
+	else if ((rc = html_tag_kept(s, &t, a, na, h)) == 0)
+		t.ht_selfclosing = selfclosing;
 	if (rc == 0 && h->hh_tag != NULL)
 		rc = h->hh_tag(h->hh_arg, &t);
 	*ip = stop;
@@ -1403,6 +1456,20 @@ text_on_attr(void *arg, const struct html_tag *t, const char *name,
 	return 0;
 }
 
+/* text_on_attr(), and the attribute to the caller's handler. */
+static int
+text_on_attr_tee(void *arg, const struct html_tag *t, const char *name,
+    size_t nlen, const char *val, size_t vlen)
+{
+	struct text_ctx	*tc = arg;
+	int		 rc;
+
+	if ((rc = text_on_attr(arg, t, name, nlen, val, vlen)) != 0)
+		return rc;
+	return tc->tc_also->hh_attr(tc->tc_also->hh_arg, t, name, nlen, val,
+	    vlen);
+}
+
 /* The element's own line break counts only where it is shown. */
 static int
 text_on_tag(void *arg, const struct html_tag *t)
@@ -1426,6 +1493,18 @@ text_on_tag(void *arg, const struct html_tag *t)
 char *
 html_to_text(const char *s, size_t len, size_t *outlen)
 {
+	return html_to_text_tee(s, len, outlen, NULL);
+}
+
+/*
+ * html_to_text(), giving each attribute to also's hh_attr on the way
+ * (when also is not NULL), so that one walk serves a caller that wants
+ * both; a non-zero return of hh_attr ends the walk and fails.
+ */
+char *
+html_to_text_tee(const char *s, size_t len, size_t *outlen,
+    const struct html_handler *also)
+{
 	struct text_ctx		*tc;
 	struct html_handler	 h;
 	char			*out = NULL;
@@ -1436,8 +1515,10 @@ html_to_text(const char *s, size_t len, size_t *outlen)
 		free(tc);
 		return NULL;
 	}
+	tc->tc_also = also;
 	h.hh_text = text_on_text;
-	h.hh_attr = text_on_attr;
+	h.hh_attr = also != NULL && also->hh_attr != NULL ? text_on_attr_tee :
+	    text_on_attr;
 	h.hh_tag = text_on_tag;
 	h.hh_arg = tc;
 	if (html_walk(s, len, &h) == 0)

@@ -247,24 +247,40 @@ offline_print_notes(struct session *s, const struct decision *d)
 		printf("\tmatch-limit-hit\n");
 }
 
-static int
-offline_file(struct offline *o, const char *path)
+/*
+ * A session holding the message of a file as -t reads it, ready for
+ * verdict_decide(); NULL with errno set when the file cannot be read.
+ * Also what regress/unit/t_equiv.c feeds the engine with.
+ */
+struct session *
+offline_session(const struct config *cf, struct ruleset *rs,
+    const char *path)
 {
 	struct session	*s;
-	struct decision	 d;
 	char		*buf;
 	size_t		 len;
 
-	if ((buf = offline_read(path, &len)) == NULL) {
-		printf("%s: error %s\n", path, strerror(errno));
-		return -1;
-	}
-	if ((s = session_new(o->o_cf, &o->o_rs, -1)) == NULL)
+	if ((buf = offline_read(path, &len)) == NULL)
+		return NULL;
+	if ((s = session_new(cf, rs, -1)) == NULL)
 		fatal("session");
 	session_offline(s);
 	offline_feed(s, buf, len);
 	offline_envelope(s);
 	free(buf);
+	return s;
+}
+
+static int
+offline_file(struct offline *o, const char *path)
+{
+	struct session	*s;
+	struct decision	 d;
+
+	if ((s = offline_session(o->o_cf, &o->o_rs, path)) == NULL) {
+		printf("%s: error %s\n", path, strerror(errno));
+		return -1;
+	}
 	verdict_decide(s, &d);
 	printf("%s: %s %s%s%s\n", path, action_name(d.d_action),
 	    d.d_filter != NULL ? d.d_filter->f_name : "-",

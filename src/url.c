@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistr.h>
 
 /*
  * The URLs of one document, kept to report each once: their bytes one
@@ -469,34 +470,51 @@ url_list_dedupe(struct url_list *ul)
 	qsort(ul->ul_ent, ul->ul_n, sizeof(*ul->ul_ent), url_ent_order);
 }
 
-/* Attribute URLs, then links in the rendered text; -1: no memory. */
+/*
+ * Attribute URLs, then links in the rendered text, which one walk of
+ * the document gives both of; the text goes to *text.  -1: no memory.
+ */
 static int
-url_collect_html(struct url_list *ul, const char *s, size_t len)
+url_collect_html(struct url_list *ul, const char *s, size_t len,
+    char **text, size_t *tlen)
 {
-	struct html_handler	 h = { NULL, url_on_attr, NULL, ul };
-	char			*text;
-	size_t			 tlen;
-	int			 rc, count = 0;
+	struct html_handler	h = { NULL, url_on_attr, NULL, ul };
+	int			count = 0;
 
-	if (html_walk(s, len, &h) != 0)
+	if ((*text = html_to_text_tee(s, len, tlen, &h)) == NULL)
 		return -1;
-	if ((text = html_to_text(s, len, &tlen)) == NULL)
-		return -1;
-	rc = url_scan_text(text, tlen, url_list_add, ul, &count);
-	free(text);
-	return rc;
+	return url_scan_text(*text, *tlen, url_list_add, ul, &count);
 }
 
 /* Returns the number of URLs reported, or -1 if memory ran out. */
 int
 url_extract_html(const char *s, size_t len, url_fn fn, void *arg)
 {
+	char	*text = NULL;
+	size_t	 tlen;
+	int	 count;
+
+	count = url_extract_html_text(s, len, fn, arg, &text, &tlen);
+	free(text);
+	return count;
+}
+
+/*
+ * url_extract_html() for a caller that wants the rendered text as well
+ * (decode.c): *text gets what html_to_text() would return, to be freed;
+ * NULL if memory ran out.
+ */
+int
+url_extract_html_text(const char *s, size_t len, url_fn fn, void *arg,
+    char **text, size_t *tlen)
+{
 	struct url_list	 ul;
 	size_t		 i;
 	int		 count = 0;
 
 	memset(&ul, 0, sizeof(ul));
-	if (url_collect_html(&ul, s, len) == -1)
+	*text = NULL;
+	if (url_collect_html(&ul, s, len, text, tlen) == -1)
 		count = -1;
 	else {
 		url_list_dedupe(&ul);
@@ -657,6 +675,9 @@ url_host_copy(const char *s, size_t n, char *host, size_t size)
 			return -1;
 		host[o++] = (char)ascii_tolower(c);
 	}
+	/* Nor to one whose escapes decode to bytes that are not UTF-8. */
+	if (u8_check((const uint8_t *)host, o) != NULL)
+		return -1;
 	o = url_map_dots(host, o);
 	while (o > 0 && host[o - 1] == '.')
 		o--;

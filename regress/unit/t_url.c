@@ -267,6 +267,10 @@ test_host(void)
 	    host_is("https://", NULL) && host_is("https://:80/", NULL) &&
 	    host_is("", NULL) && host_is("https://evil.example%00.x", NULL) &&
 	    host_is("https://[::1/", NULL), "no host");
+	/* Found by fuzzing: url_host values are UTF-8, as browsers need. */
+	ok(host_is("https://evil%aF.example/", NULL) &&
+	    host_is("https://%C3%A9vil.example/", "\xC3\xA9vil.example"),
+	    "escapes that decode to invalid UTF-8: no host");
 }
 
 static void
