@@ -40,7 +40,7 @@ pm_conf "$WORK/base.conf" </dev/null
 sed -i -e "s|^listen = .*|$(grep '^listen' "$WORK/base.conf")|" \
     -e "s|^log_level = .*|log_level = warning|" \
     -e "s|^max_requests = .*|max_requests = $SOAK_MAX_REQUESTS|" \
-    -e "s|^max_workers = .*|max_workers = $((SOAK_CONC * 2))|" \
+    -e "s|^max_workers = .*|max_workers = $((SOAK_CONC * 2 > 8 ? SOAK_CONC * 2 : 8))|" \
     "$WORK/conf/phishmilter.conf"
 {
 	grep -E '^(user|pidfile) ' "$WORK/base.conf"
