@@ -261,6 +261,65 @@ decode_rendered(struct decode_walk *dw)
 	return rc;
 }
 
+#define VIEW_CONT	-1	/* a continuation line: as its field */
+#define VIEW_DROP	0
+#define VIEW_KEEP	1
+#define VIEW_REST	2	/* not a field: this and all after it */
+
+/* What the MIME view does with the header line at p (to eol). */
+static int
+decode_mime_field(const char *p, const char *eol)
+{
+	size_t	len = (size_t)(eol - p), i;
+
+	if (len > 0 && (*p == ' ' || *p == '\t'))
+		return VIEW_CONT;
+	/* RFC 5322 ftext; libetpan ends the header at anything else. */
+	for (i = 0; i < len && p[i] != ':'; i++)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+			return VIEW_REST;
+	if (i == len || i == 0)
+		return VIEW_REST;
+	return (i == 12 && strncasecmp(p, "mime-version", 12) == 0) ||
+	    (i > 8 && strncasecmp(p, "content-", 8) == 0) ? VIEW_KEEP :
+	    VIEW_DROP;
+}
+
+/*
+ * The message as libetpan needs it for the MIME tree: the top-level
+ * fields that start with Content- or are MIME-Version (and any line
+ * that is not a field at all), then the body.  libetpan parses every
+ * top-level field into lists of tokens, one allocation each; on mail
+ * with long Received chains that was most of the decoding's malloc
+ * time, for fields the walk never reads.  NULL: use the message as is.
+ */
+static char *
+decode_mime_view(const struct message *m, size_t *lenp)
+{
+	const char	*p, *eol, *nl, *end;
+	char		*out;
+	size_t		 o = 0, hend = m->m_body != 0 ? m->m_body : m->m_len;
+	int		 keep = 0, k;
+
+	if (m->m_buf == NULL || (out = malloc(m->m_len + 1)) == NULL)
+		return NULL;
+	end = m->m_buf + hend;
+	for (p = m->m_buf; p < end; p = eol) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		eol = nl != NULL ? nl + 1 : end;
+		if (keep != VIEW_REST &&
+		    (k = decode_mime_field(p, eol)) != VIEW_CONT)
+			keep = k;
+		if (keep != VIEW_DROP) {
+			memcpy(out + o, p, (size_t)(eol - p));
+			o += (size_t)(eol - p);
+		}
+	}
+	memcpy(out + o, m->m_buf + hend, m->m_len - hend);
+	*lenp = o + m->m_len - hend;
+	return out;
+}
+
 /*
  * Decodes what target t needs, once: the address and Subject headers for
  * the header targets, the MIME parts for the others, so that a message
@@ -275,6 +334,8 @@ decode_message(struct decoded *dc, const struct config *cf,
 	struct mime_limits	ml = { cf->cf_max_mime_depth,
 				    cf->cf_max_mime_parts };
 	struct decode_walk	dw;
+	char			*view;
+	size_t			 vlen = 0;
 
 	if (t < TARGET_DECODE_TEXT) {
 		if (dc->dc_headers_done)
@@ -287,11 +348,19 @@ decode_message(struct decoded *dc, const struct config *cf,
 	dc->dc_body_done = 1;
 	memset(&dw, 0, sizeof(dw));
 	dw.dw_dc = dc;
-	dc->dc_hits |= mime_walk(m->m_buf != NULL ? m->m_buf : "", m->m_len,
-	    &ml, decode_part, &dw, &dc->dc_errors);
+	if ((view = decode_mime_view(m, &vlen)) == NULL)
+		dc->dc_hits |= mime_walk(m->m_buf != NULL ? m->m_buf : "",
+		    m->m_len, &ml, decode_part, &dw, &dc->dc_errors);
+	else
+		dc->dc_hits |= mime_walk(view, vlen, &ml, decode_part, &dw,
+		    &dc->dc_errors);
 	dc->dc_hits &= ~MIME_HIT_STOPPED;
-	if (decode_rendered(&dw) == -1 || dw.dw_oom)
+	/* The walk's parts may point into view until they are rendered. */
+	if (decode_rendered(&dw) == -1 || dw.dw_oom) {
+		free(view);
 		return -1;
+	}
+	free(view);
 	return 0;
 }
 

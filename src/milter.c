@@ -41,6 +41,35 @@ static int	 milter_fill(struct milter_conn *, size_t);
 static ssize_t	 milter_write_some(int, const void *, size_t, int *);
 static int	 milter_wgrow(struct milter_conn *, size_t);
 
+/*
+ * One read buffer of the starting size is kept for the next connection:
+ * a worker serves one connection after another, and freeing 64 KiB each
+ * time made malloc consolidate its free lists on every connection.
+ */
+static unsigned char	*milter_rbuf_spare;
+
+static unsigned char *
+milter_rbuf_take(void)
+{
+	unsigned char	*b = milter_rbuf_spare;
+
+	if (b != NULL) {
+		milter_rbuf_spare = NULL;
+		return b;
+	}
+	return malloc(MILTER_RBUF_START);
+}
+
+static void
+milter_rbuf_give(unsigned char *b, size_t size)
+{
+	if (b != NULL && size == MILTER_RBUF_START &&
+	    milter_rbuf_spare == NULL)
+		milter_rbuf_spare = b;
+	else
+		free(b);
+}
+
 int
 milter_conn_init(struct milter_conn *mc, int fd, int timeout_ms,
     size_t max_payload)
@@ -53,11 +82,11 @@ milter_conn_init(struct milter_conn *mc, int fd, int timeout_ms,
 	if (max_payload > SIZE_MAX - MILTER_HDRLEN - 1)
 		max_payload = SIZE_MAX - MILTER_HDRLEN - 1;
 	mc->mc_max = max_payload;
-	if ((mc->mc_rbuf = malloc(MILTER_RBUF_START)) == NULL)
+	if ((mc->mc_rbuf = milter_rbuf_take()) == NULL)
 		return (-1);
 	mc->mc_rsize = MILTER_RBUF_START;
 	if ((mc->mc_wbuf = malloc(MILTER_WBUF_START)) == NULL) {
-		free(mc->mc_rbuf);
+		milter_rbuf_give(mc->mc_rbuf, mc->mc_rsize);
 		mc->mc_rbuf = NULL;
 		return (-1);
 	}
@@ -69,7 +98,7 @@ milter_conn_init(struct milter_conn *mc, int fd, int timeout_ms,
 void
 milter_conn_free(struct milter_conn *mc)
 {
-	free(mc->mc_rbuf);
+	milter_rbuf_give(mc->mc_rbuf, mc->mc_rsize);
 	free(mc->mc_wbuf);
 	mc->mc_rbuf = mc->mc_wbuf = NULL;
 	mc->mc_rsize = mc->mc_roff = mc->mc_rlen = 0;

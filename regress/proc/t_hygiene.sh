@@ -85,9 +85,20 @@ can_write() {
 	setpriv --reuid="$1" --regid="$2" --clear-groups test -w "$3"
 }
 
+# all_dropped: every worker has left root (one still compiling its
+# rules has not, yet: that is not what is checked here).
+all_dropped() {
+	local w
+	for w in $(pm_workers); do
+		[ "$(status_field "$w" Uid | awk '{ print $1 }')" != 0 ] ||
+		    return 1
+	done
+}
+
 # check_workers WHAT [LOG]: the assertions on every worker.
 check_workers() {
 	local w uid gid ids want f bad st n=0
+	wait_until 20 all_dropped || diag "a worker still runs as root"
 	want=$(printf '%s\n' listener listener ${2:+"$2"} pipe | sort |
 	    tr '\n' ' ' | sed 's/ $//')
 	for w in $(pm_workers); do
