@@ -657,6 +657,34 @@ url_map_dots(char *h, size_t n)
 }
 
 /* Percent-decoded, ASCII lower-cased, dots mapped, trailing dots gone. */
+/*
+ * A host with characters beyond ASCII, escaped or not, normalised as
+ * every decoded value is and lower-cased again: a browser maps
+ * "%EF%BD%85vil.example" (a fullwidth e) to evil.example, and so must a
+ * url_host rule.  Returns the new length, 0 when it does not fit.
+ */
+static size_t
+url_host_fold(char *host, size_t o, size_t size)
+{
+	char	*n;
+	size_t	 i, nlen;
+
+	for (i = 0; i < o && (unsigned char)host[i] < 0x80; i++)
+		;
+	if (i == o)
+		return o;
+	if ((n = text_normalize(host, o, 0, &nlen)) == NULL)
+		return 0;
+	if (nlen + 1 > size) {
+		free(n);
+		return 0;
+	}
+	for (i = 0; i < nlen; i++)
+		host[i] = (char)ascii_tolower((unsigned char)n[i]);
+	free(n);
+	return nlen;
+}
+
 static int
 url_host_copy(const char *s, size_t n, char *host, size_t size)
 {
@@ -677,6 +705,8 @@ url_host_copy(const char *s, size_t n, char *host, size_t size)
 	}
 	/* Nor to one whose escapes decode to bytes that are not UTF-8. */
 	if (u8_check((const uint8_t *)host, o) != NULL)
+		return -1;
+	if ((o = url_host_fold(host, o, size)) == 0)
 		return -1;
 	o = url_map_dots(host, o);
 	while (o > 0 && host[o - 1] == '.')

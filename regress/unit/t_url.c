@@ -269,8 +269,12 @@ test_host(void)
 	    host_is("https://[::1/", NULL), "no host");
 	/* Found by fuzzing: url_host values are UTF-8, as browsers need. */
 	ok(host_is("https://evil%aF.example/", NULL) &&
-	    host_is("https://%C3%A9vil.example/", "\xC3\xA9vil.example"),
-	    "escapes that decode to invalid UTF-8: no host");
+	    host_is("https://%C3%A9vil.example/", "evil.example"),
+	    "escapes that decode to invalid UTF-8: no host; valid ones are "
+	    "normalised like any value");
+	ok(host_is("https://%EF%BD%85vil.example/", "evil.example") &&
+	    host_is("https://%EF%BC%A5VIL.example/", "evil.example"),
+	    "escaped fullwidth letters are normalised as a browser maps them");
 }
 
 static void
