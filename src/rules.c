@@ -1194,7 +1194,8 @@ struct rcond {
 	uint32_t		 rc_ord;	/* in configuration order */
 	uint32_t		 rc_key;	/* KEY_NONE: no prefilter */
 	uint32_t		 rc_set;	/* its first set */
-	uint32_t		 rc_nsets;
+	uint16_t		 rc_nsets;
+	uint16_t		 rc_negate;	/* c_negate, kept at hand */
 };
 
 struct rfilter {
@@ -1205,12 +1206,17 @@ struct rfilter {
 	uint32_t		 rf_nany;
 };
 
-/* A set that must have a literal present for a filter to hold. */
-struct rgate {
-	uint32_t		 g_key;		/* KEY_NONE: no gate */
-	uint32_t		 g_set;
-};
+/*
+ * What must be so for a filter to hold: a literal of one of these sets
+ * present, each on its key, the cheapest key first.
+ */
+#define GATE_KEYS	3
 
+struct rgate {
+	uint32_t		 g_n;		/* 0: no gate */
+	uint32_t		 g_key[GATE_KEYS];
+	uint32_t		 g_set[GATE_KEYS];
+};
 /* While planning: literal lit of key is in set. */
 struct psetlit {
 	uint32_t		 sl_key;
@@ -1285,11 +1291,12 @@ rules_plan_cond(struct rules_plan *pl, struct rcond *rc,
 
 	rc->rc_cond = c;
 	rc->rc_key = KEY_NONE;
+	rc->rc_negate = c->c_negate != 0;
 	if ((n = lit_extract(c->c_pattern, req)) == 0)
 		return;
 	rc->rc_key = rules_plan_key(pl, c);
 	rc->rc_set = (uint32_t)pl->p_nset;
-	rc->rc_nsets = (uint32_t)n;
+	rc->rc_nsets = (uint16_t)n;
 	k = &pl->p_key[rc->rc_key];
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < req[i].ls_n; j++)
@@ -1320,7 +1327,7 @@ rules_cost(const struct rcond *rc)
 		cost = 2;
 	else
 		cost = 3;
-	return cost * 2 + (rc->rc_key == KEY_NONE || c->c_negate);
+	return cost * 2 + (rc->rc_key == KEY_NONE || rc->rc_negate);
 }
 
 /* Conditions of one list, planned and sorted by cost (stable). */
@@ -1347,45 +1354,75 @@ rules_plan_list(struct rules_plan *pl, struct rcond *rc,
 static int
 rules_gateable(const struct rcond *rc)
 {
-	return rc->rc_key != KEY_NONE && !rc->rc_cond->c_negate;
+	return rc->rc_key != KEY_NONE && !rc->rc_negate;
+}
+
+/*
+ * A set of the literals of the first sets of the any conditions on key
+ * (their set-literal pairs are in p_sl from from on); or the one first
+ * set when a single condition is on key.
+ */
+static uint32_t
+rules_plan_union(struct rules_plan *pl, const struct rfilter *rf,
+    uint32_t key, size_t from)
+{
+	size_t		i, j, n = 0, end = pl->p_nsl;
+	uint32_t	set = 0;
+
+	for (i = 0; i < rf->rf_nany; i++)
+		if (rf->rf_any[i].rc_key == key && n++ == 0)
+			set = rf->rf_any[i].rc_set;
+	if (n == 1)
+		return set;
+	set = (uint32_t)pl->p_nset++;
+	for (i = 0; i < rf->rf_nany; i++)
+		for (j = from; j < end && rf->rf_any[i].rc_key == key; j++)
+			if (pl->p_sl[j].sl_set == rf->rf_any[i].rc_set)
+				rules_plan_setlit(pl, key, pl->p_sl[j].sl_lit,
+				    set);
+	return set;
 }
 
 /*
  * The gate of a filter: the first set of its first condition, if the
- * prefilter may refute that one; for a filter of any conditions only,
- * all prefiltered on one key, a set of the literals of their first sets.
- * A later condition would not do: its key may need the body decoded
- * where the first one would have refuted the filter without.
+ * prefilter may refute that one; else, if all of its any conditions are
+ * prefiltered (on up to GATE_KEYS keys), for each key a set of the
+ * literals of their first sets.  Not from a dearer condition than the
+ * first, though: its key may need the body decoded where the first one
+ * would have refuted the filter without.  from: where the filter's
+ * set-literal pairs start in p_sl.
  */
 static void
 rules_plan_gate(struct rules_plan *pl, const struct rfilter *rf,
-    struct rgate *g)
+    struct rgate *g, size_t from)
 {
-	size_t	i, j, first = pl->p_nsl;
+	const struct rcond	*rc;
+	uint32_t		 i, k;
 
-	g->g_key = KEY_NONE;
-	if (rf->rf_nmatch > 0) {
-		if (rules_gateable(&rf->rf_match[0])) {
-			g->g_key = rf->rf_match[0].rc_key;
-			g->g_set = rf->rf_match[0].rc_set;
-		}
+	g->g_n = 0;
+	if (rf->rf_nmatch > 0 && rules_gateable(&rf->rf_match[0])) {
+		g->g_key[0] = rf->rf_match[0].rc_key;
+		g->g_set[0] = rf->rf_match[0].rc_set;
+		g->g_n = 1;
 		return;
 	}
-	for (i = 0; i < rf->rf_nany; i++)
-		if (!rules_gateable(&rf->rf_any[i]) ||
-		    rf->rf_any[i].rc_key != rf->rf_any[0].rc_key)
+	for (i = 0; i < rf->rf_nany; i++) {
+		rc = &rf->rf_any[i];
+		for (k = 0; k < g->g_n && g->g_key[k] != rc->rc_key; k++)
+			;
+		if (!rules_gateable(rc) || k == GATE_KEYS ||
+		    (rf->rf_nmatch > 0 && rules_cost(rc) / 2 >
+		    rules_cost(&rf->rf_match[0]) / 2)) {
+			/* Each any condition must be in the gate, or none. */
+			g->g_n = 0;
 			return;
-	g->g_key = rf->rf_any[0].rc_key;
-	if (rf->rf_nany == 1) {
-		g->g_set = rf->rf_any[0].rc_set;
-		return;
+		}
+		g->g_key[k] = rc->rc_key;
+		g->g_n = k == g->g_n ? k + 1 : g->g_n;
 	}
-	g->g_set = (uint32_t)pl->p_nset++;
-	for (i = 0; i < rf->rf_nany; i++)
-		for (j = 0; j < first; j++)
-			if (pl->p_sl[j].sl_set == rf->rf_any[i].rc_set)
-				rules_plan_setlit(pl, g->g_key,
-				    pl->p_sl[j].sl_lit, g->g_set);
+	/* Any conditions are in cost order: so are the keys. */
+	for (k = 0; k < g->g_n; k++)
+		g->g_set[k] = rules_plan_union(pl, rf, g->g_key[k], from);
 }
 
 /* Each key's automaton, and its literals' sets from p_sl. */
@@ -1456,6 +1493,7 @@ rules_plan_build(const struct config *cf)
 	for (i = 0; i < cf->cf_nfilters; i++) {
 		const struct filter	*f = &cf->cf_filters[i];
 		struct rfilter		*rf = &pl->p_filter[i];
+		size_t			 from = pl->p_nsl;
 
 		rf->rf_ord = (uint32_t)(rc - pl->p_cond);
 		rf->rf_match = rc;
@@ -1467,10 +1505,13 @@ rules_plan_build(const struct config *cf)
 		rules_plan_list(pl, rc, f->f_any, f->f_nany,
 		    rf->rf_ord + f->f_nmatch);
 		rc += f->f_nany;
-		rules_plan_gate(pl, rf, &pl->p_gate[i]);
+		rules_plan_gate(pl, rf, &pl->p_gate[i], from);
 	}
 	rules_plan_keys(pl);
 	pl->p_setok = xcalloc((pl->p_nset + 63) / 64, sizeof(*pl->p_setok));
+	for (i = n = 0; i < cf->cf_nfilters; i++)
+		n += pl->p_gate[i].g_n > 0;
+	log_debug("prefilter: %zu of %zu filters gated", n, cf->cf_nfilters);
 	return pl;
 }
 
@@ -1888,7 +1929,7 @@ rules_rcond_holds(struct ruleset *rs, const struct target_source *src,
 {
 	/* No value holds what every match needs: no value can match. */
 	if (rc->rc_key != KEY_NONE && !rules_prefilter(rs->rs_plan, src, rc))
-		return rc->rc_cond->c_negate;
+		return rc->rc_negate;
 	return rules_cond_holds(rs, src, rc->rc_cond, rc->rc_ord, rr);
 }
 
@@ -1906,12 +1947,14 @@ rules_plan_holds(struct ruleset *rs, const struct target_source *src,
 	const struct rfilter	*rf;
 	uint32_t		 i;
 
-	if (g->g_key != KEY_NONE) {
-		if (!pl->p_key[g->g_key].k_scanned)
-			rules_scan(pl, src, &pl->p_key[g->g_key]);
-		if (!rules_set_met(pl, g->g_set))
-			return 0;
+	for (i = 0; i < g->g_n; i++) {
+		if (!pl->p_key[g->g_key[i]].k_scanned)
+			rules_scan(pl, src, &pl->p_key[g->g_key[i]]);
+		if (rules_set_met(pl, g->g_set[i]))
+			break;
 	}
+	if (g->g_n > 0 && i == g->g_n)
+		return 0;
 	rf = &pl->p_filter[fi];
 	for (i = 0; i < rf->rf_nmatch; i++)
 		if (!rules_rcond_holds(rs, src, &rf->rf_match[i], rr))

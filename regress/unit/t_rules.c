@@ -690,7 +690,7 @@ test_gates(void)
 {
 	struct {
 		const char	*match[3];
-		const char	*any[3];
+		const char	*any[4];
 		int		 holds;
 	} t[] = {
 		{ { NULL }, { "decode_subject:foo", "decode_subject:bar" }, 1 },
@@ -705,6 +705,14 @@ test_gates(void)
 		{ { "decode_from:sender" }, { "decode_subject:foo",
 		    "decode_subject:bar" }, 1 },
 		{ { "decode_from:nobody" }, { "decode_subject:bar" }, 0 },
+		{ { "decode_subject:!qux" }, { "decode_from:nobody",
+		    "decode_subject:bar" }, 1 },
+		{ { "decode_subject:!qux" }, { "decode_from:nobody",
+		    "decode_subject:qux" }, 0 },
+		{ { "decode_subject:!qux" }, { "decode_from:nobody",
+		    "decode_subject:bar", "decode_text:none" }, 1 },
+		{ { "decode_subject:!qux" }, { "decode_from:send",
+		    "decode_from:nobody" }, 1 },
 	};
 	struct fake		 msg = { { "decode_subject", "decode_from" },
 				    { { "a bar" }, { "the sender" } }, 2 };
