@@ -167,7 +167,8 @@ report_email(const struct report_what *rw, const char *msg, size_t len)
  * The reporter's side.
  */
 
-static int
+/* A NUL-terminated string within size, without control characters. */
+int
 report_string_ok(const char *s, size_t size, int empty_ok)
 {
 	size_t	i;

@@ -52,6 +52,7 @@ int		 report_parse(const void *, size_t, struct report_record *,
 		    const char **);
 int		 report_addr_normalize(const char *, char *, size_t, int *);
 int		 report_url_ok(const char *, size_t);
+int		 report_string_ok(const char *, size_t, int);
 void		 report_init(int);
 int		 report_enabled(void);
 void		 report_ip(const struct report_what *);

@@ -260,12 +260,9 @@ spool_check(struct spool_entry *se)
 {
 	char	addr[INET6_ADDRSTRLEN];
 	int	family;
-	size_t	i;
 
-	for (i = 0; se->se_filter[i] != '\0'; i++)
-		if ((unsigned char)se->se_filter[i] < 0x20 ||
-		    se->se_filter[i] == 0x7f)
-			return -1;
+	if (!report_string_ok(se->se_filter, sizeof(se->se_filter), 0))
+		return -1;
 	if (report_addr_normalize(se->se_addr, addr, sizeof(addr),
 	    &family) == -1)
 		return -1;
