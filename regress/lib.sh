@@ -232,12 +232,15 @@ pm_wait_idle() {
 # "verdict=accept|replycode|reject|tempfail|..." (or "error: ...") to
 # $WORK/NAME.out.  The connection stays open, mid-message, in between.
 # With MT_MODE=idle the message is ended first, and the connection is
-# held between messages instead (ready: verdict known; go: QUIT).
+# held between messages instead (ready: verdict known; go: QUIT).  With
+# MT_MODE=early it is held after the negotiation (ready, go) and again
+# once the message up to its headers is sent (NAME.ready.sent, NAME.go2).
 # SIGPIPE is ignored so that a connection the daemon cuts shows as an
 # error instead of a silent death.
 mt_hold() {
 	[ -f "$WORK/hold.lua" ] || mt_hold_script >"$WORK/hold.lua"
-	rm -f "$WORK/$1.ready" "$WORK/$1.go" "$WORK/$1.out" "$WORK/$1.done"
+	rm -f "$WORK/$1.ready" "$WORK/$1.go" "$WORK/$1.out" "$WORK/$1.done" \
+	    "$WORK/$1.ready.sent" "$WORK/$1.go2"
 	(trap '' PIPE; exec "$MILTERTEST" \
 	    -D SOCK="${MT_SOCK:-inet:$PM_PORT@127.0.0.1}" \
 	    -D SUBJECT="$2" -D FROM="${3:-Alice <alice@example.org>}" \
@@ -280,10 +283,10 @@ names[SMFIR_ACCEPT] = "accept"; names[SMFIR_REJECT] = "reject"
 names[SMFIR_TEMPFAIL] = "tempfail"; names[SMFIR_DISCARD] = "discard"
 names[SMFIR_REPLYCODE] = "replycode"; names[SMFIR_CONTINUE] = "continue"
 local function check(e) if e ~= nil then error(e) end end
-local function hold()
-	touch(READY)
+local function hold(ready, go)
+	touch(ready)
 	local waited = 0
-	while not exists(GO) do
+	while not exists(go) do
 		os.execute("sleep 0.1")
 		waited = waited + 1
 		if waited > 600 then error("no go after 60 s") end
@@ -296,6 +299,7 @@ local function main()
 	if not mt.test_option(conn, SMFIP_NOCONNECT) then
 		check(mt.conninfo(conn, "client.example", "192.0.2.1"))
 	end
+	if MODE == "early" then hold(READY, GO) end
 	check(mt.macro(conn, SMFIC_MAIL, "i", QID))
 	check(mt.mailfrom(conn, "<sender@example.org>"))
 	if not mt.test_option(conn, SMFIP_NORCPT) then
@@ -306,7 +310,8 @@ local function main()
 		check(mt.header(conn, "To", "<rcpt@example.net>"))
 		check(mt.header(conn, "Subject", SUBJECT))
 	end
-	if MODE ~= "idle" then hold() end
+	if MODE == "early" then hold(READY .. ".sent", GO .. "2")
+	elseif MODE ~= "idle" then hold(READY, GO) end
 	if not mt.test_option(conn, SMFIP_NOEOH) then check(mt.eoh(conn)) end
 	if not mt.test_option(conn, SMFIP_NOBODY) then
 		check(mt.bodystring(conn, "Hello.\r\n"))
@@ -314,7 +319,7 @@ local function main()
 	check(mt.eom(conn))
 	local r = mt.getreply(conn)
 	print("verdict=" .. (names[r] or tostring(r)))
-	if MODE == "idle" then io.stdout:flush(); hold() end
+	if MODE == "idle" then io.stdout:flush(); hold(READY, GO) end
 	mt.disconnect(conn)
 end
 local good, err = xpcall(main, debug.traceback)

@@ -198,11 +198,31 @@ milter_read_until(struct milter_conn *mc, int ms)
 	}
 }
 
-/* An EINTR is retried unless the daemon asked us to stop. */
+/*
+ * Whether the MTA has sent something not read yet: bytes in the buffer,
+ * or bytes (or its end of the connection) waiting on the socket.
+ */
+int
+milter_pending(struct milter_conn *mc)
+{
+	struct pollfd	 pfd;
+
+	if (mc->mc_rlen > mc->mc_roff)
+		return (1);
+	pfd.fd = mc->mc_fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return (poll(&pfd, 1, 0) > 0);
+}
+
+/*
+ * An EINTR is retried unless the daemon asked us to stop and nothing the
+ * MTA sent before that is waiting to be read.
+ */
 static int
 milter_interrupted(struct milter_conn *mc)
 {
-	if (mc->mc_stop != NULL && *mc->mc_stop) {
+	if (mc->mc_stop != NULL && *mc->mc_stop && !milter_pending(mc)) {
 		mc->mc_error = "interrupted";
 		return (1);
 	}

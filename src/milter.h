@@ -134,6 +134,7 @@ enum milter_status {
 int		 milter_conn_init(struct milter_conn *, int, int, size_t);
 void		 milter_conn_free(struct milter_conn *);
 void		 milter_read_until(struct milter_conn *, int);
+int		 milter_pending(struct milter_conn *);
 int		 milter_read_packet(struct milter_conn *,
 		    struct milter_packet *);
 int		 milter_queue(struct milter_conn *, char, const void *,

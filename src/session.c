@@ -730,17 +730,21 @@ session_dispatch(struct session *s, const struct milter_packet *p)
 /*
  * Serves the connection until the MTA quits.  While no message is in
  * hand, a shutdown request (*stop) ends the connection; inside a message
- * it waits for the end of message, so no transaction is cut.
+ * it waits for the end of message, so no transaction is cut.  Commands
+ * that had arrived when the request came are still served: the MTA sent
+ * them, and may not wait for a reply to learn they were lost.  Once the
+ * message they began has ended, the connection ends.
  */
 int
 session_serve(struct session *s, volatile sig_atomic_t *stop)
 {
 	struct milter_packet	p;
-	int			rc;
+	int			rc, was_active, ended = 0;
 
 	for (;;) {
 		s->s_mc.mc_stop = s->s_msg.m_active ? NULL : stop;
-		if (!s->s_msg.m_active && *stop)
+		if (!s->s_msg.m_active && *stop &&
+		    (ended || !milter_pending(&s->s_mc)))
 			return 0;
 		rc = milter_read_packet(&s->s_mc, &p);
 		if (rc == MILTER_EOF)
@@ -751,7 +755,10 @@ session_serve(struct session *s, volatile sig_atomic_t *stop)
 				    session_tag(s), s->s_mc.mc_error);
 			return -1;
 		}
+		was_active = s->s_msg.m_active;
 		if (session_dispatch(s, &p) == SESSION_CLOSE)
 			return p.mp_cmd == SMFIC_QUIT ? 0 : -1;
+		if (*stop && was_active && !s->s_msg.m_active)
+			ended = 1;
 	}
 }

@@ -236,6 +236,42 @@ ok $? "a new daemon starts on the same address"
 pm_stop
 is $? 0 "daemon stops with status 0"
 
+# --- SIGTERM while commands the MTA sent (MAIL, RCPT, headers: none
+# answered, all in the socket) wait for a worker that has not read them
+# yet: they began a message, which still gets its verdict.  The workers
+# are stopped so that the commands are surely unread when the signal
+# comes, and continued once it is pending.
+
+# term_pending PID...: SIGTERM is pending for every one of them.
+term_pending() {
+	local p m
+	for p in "$@"; do
+		m=$(awk '/^ShdPnd:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		[ -n "$m" ] && [ $((0x$m & 0x4000)) -ne 0 ] || return 1
+	done
+}
+
+pm_must_start "$WORK/sig.conf" "daemon starts again"
+pm_wait_idle 2
+MT_MODE=early mt_hold early "phishtest early"
+mt_ready early
+ok $? "a connection is negotiated"
+workers=$(pm_workers)
+kill -STOP $workers
+mt_go early
+wait_until 10 test -e "$WORK/early.ready.sent"
+ok $? "MAIL, RCPT and headers are sent while no worker can read them"
+kill -TERM "$PM_PID"
+wait_until 5 term_pending $workers
+ok $? "SIGTERM reaches the stopped workers"
+kill -CONT $workers
+: >"$WORK/early.go2"
+is "$(mt_verdict early)" verdict=replycode \
+    "the message those commands began still gets its verdict"
+wait_exit
+is "$ST" 0 "then the daemon exits 0"
+PM_PID=
+
 # --- A message that does not end within shutdown_timeout.
 
 TIMEOUT=30 GRACE=2 pm_conf_low "$WORK/grace.conf" <<EOF
