@@ -455,6 +455,24 @@ reporter_backoff(struct reporter *r)
 	return (r->r_not_before - now_ms() + 999) / 1000;
 }
 
+/*
+ * The backoff, or longer where the answer's Retry-After asks it, up to
+ * retry_max: the service knows best when it will take reports again.
+ */
+static long long
+reporter_retry(struct reporter *r, const struct submit_result *sr)
+{
+	long long	secs = reporter_backoff(r), ra = sr->sr_retry_after;
+
+	if (ra > r->r_sh->sh_retry_max)
+		ra = r->r_sh->sh_retry_max;
+	if (ra > secs) {
+		r->r_not_before = now_ms() + ra * 1000;
+		secs = ra;
+	}
+	return secs;
+}
+
 static void
 reporter_send_next(struct reporter *r)
 {
@@ -517,7 +535,7 @@ reporter_done(struct reporter *r, const struct submit_result *sr)
 	} else if (st == 429 || st == 408 || st >= 500 || st < 200) {
 		r->r_n.n_retries++;
 		log_warnx("report %s %s: HTTP %ld; retry in %lld s", what, obj,
-		    st, reporter_backoff(r));
+		    st, reporter_retry(r, sr));
 	} else {
 		/* 401, 403, 404...: nothing will work until a human acts. */
 		r->r_n.n_retries++;

@@ -63,6 +63,7 @@ struct submit {
 struct submit_result {
 	long		 sr_status;	/* HTTP status, 0: none */
 	int		 sr_transport;	/* a transport error (CURLcode) */
+	long long	 sr_retry_after; /* seconds the answer asks, 0: none */
 	char		 sr_error[256];
 };
 

@@ -299,6 +299,23 @@ submit_start(struct submit *su, const char *url, char *body)
 	return 0;
 }
 
+/* The status of a finished answer, and its Retry-After if it has one. */
+static void
+submit_status(struct submit *su, struct submit_result *sr)
+{
+#if LIBCURL_VERSION_NUM >= 0x074200
+	curl_off_t	ra = 0;
+#endif
+
+	curl_easy_getinfo(su->su_easy, CURLINFO_RESPONSE_CODE, &sr->sr_status);
+#if LIBCURL_VERSION_NUM >= 0x074200
+	/* Seconds or an HTTP date; libcurl turns both into seconds. */
+	if (curl_easy_getinfo(su->su_easy, CURLINFO_RETRY_AFTER, &ra) ==
+	    CURLE_OK && ra > 0)
+		sr->sr_retry_after = (long long)ra;
+#endif
+}
+
 /* Moves the transfer on; 1 when it finished, with *sr filled. */
 int
 submit_step(struct submit *su, struct submit_result *sr)
@@ -315,8 +332,7 @@ submit_step(struct submit *su, struct submit_result *sr)
 		memset(sr, 0, sizeof(*sr));
 		sr->sr_transport = (int)msg->data.result;
 		if (msg->data.result == CURLE_OK)
-			curl_easy_getinfo(su->su_easy, CURLINFO_RESPONSE_CODE,
-			    &sr->sr_status);
+			submit_status(su, sr);
 		else
 			strlcpy(sr->sr_error,
 			    curl_easy_strerror(msg->data.result),

@@ -4,8 +4,9 @@
 # headers that matter, the decoded body) and answers what the script
 # file says.  The script holds one answer per line: an HTTP status;
 # "hang": read the request and never answer; "slowMS": 200 after MS
-# milliseconds.  The first line is used and removed, except the last
-# one, which stays.  Never a real service.
+# milliseconds; "STATUS retry-after=VALUE": that status with a
+# Retry-After header.  The first line is used and removed, except the
+# last one, which stays.  Never a real service.
 #
 # usage: sink.pl PORT LOGFILE SCRIPTFILE
 
@@ -73,7 +74,7 @@ sub read_request {
 }
 
 sub answer {
-	my ($c, $code, $req) = @_;
+	my ($c, $code, $req, $extra) = @_;
 	my %text = (200 => 'OK', 208 => 'Already Reported',
 	    400 => 'Bad Request', 401 => 'Unauthorized', 403 => 'Forbidden',
 	    429 => 'Too Many Requests', 500 => 'Internal Server Error',
@@ -82,7 +83,7 @@ sub answer {
 	    '{"id":"' . sprintf('%064x', $n) . '","submission_type":"ip"}' :
 	    '{"status":' . $code . ',"message":"sink says ' . $code . '"}';
 	print $c "HTTP/1.1 $code " . ($text{$code} // 'Status') . "\r\n" .
-	    "Content-Type: application/json\r\n" .
+	    "Content-Type: application/json\r\n" . ($extra // '') .
 	    "Content-Length: " . length($body) . "\r\n" .
 	    "Connection: close\r\n\r\n" . $body;
 }
@@ -109,6 +110,10 @@ while (my $c = $srv->accept) {
 		select(undef, undef, undef, $1 ? $1 / 1000 : 2);
 		$ans = 200;
 	}
-	answer($c, $ans, $req);
+	my $extra;
+	if ($ans =~ /^(\d+) retry-after=(.+)$/) {
+		($ans, $extra) = ($1, "Retry-After: $2\r\n");
+	}
+	answer($c, $ans, $req, $extra);
 	close $c;
 }

@@ -4,10 +4,11 @@
 # (sink.pl; the real service is never contacted): the exact request for
 # a rejected message sent through the daemon; no request for a safe or a
 # private address, an accepted message or a repeat within the ttl;
-# retries on 500 and 429; a pause on 401; the spool kept across a
-# restart while the service is down and drained when it is back; mail
-# not delayed by a service that never answers; URL and email reports;
-# the token file's checks and the token kept out of logs and workers.
+# retries on 500 and 429, and Retry-After; a pause on 401; the spool
+# kept across a restart while the service is down and drained when it
+# is back; mail not delayed by a service that never answers; URL and
+# email reports; the token file's checks and the token kept out of logs
+# and workers.
 
 . "${regress:-$(cd "$(dirname "$0")/.." && pwd)}/lib.sh"
 
@@ -159,6 +160,22 @@ awk -v a="$t8" -v b="$t9" 'BEGIN { exit !(b - a >= 0.45) }'
 ok $? "no request during the pause"
 is "$(req 10 '$r->{body}{source}{object}')" 203.0.113.23 \
     "the paused report is sent when the token works again"
+
+# --- Retry-After: the service's delay where it is longer than the
+# backoff (retry_min = 1: 0.5 to 1 s), but never beyond retry_max (2 s)
+
+script "429 retry-after=2" 200 "503 retry-after=30" 200
+send 203.0.113.24 "$WORK/phish.eml" >/dev/null
+wait_until 20 have_requests 12
+t11=$(req 11 '$r->{t}') t12=$(req 12 '$r->{t}')
+awk -v a="$t11" -v b="$t12" 'BEGIN { exit !(b - a >= 1.9) }'
+ok $? "429 with Retry-After: 2 is retried after 2 s, not the backoff"
+is "$(req 12 '$r->{body}{source}{object}')" 203.0.113.24 "... the same report"
+send 203.0.113.25 "$WORK/phish.eml" >/dev/null
+wait_until 20 have_requests 14
+t13=$(req 13 '$r->{t}') t14=$(req 14 '$r->{t}')
+awk -v a="$t13" -v b="$t14" 'BEGIN { exit !(b - a >= 1.4 && b - a < 10) }'
+ok $? "503 with Retry-After: 30 waits retry_max, not 30 s"
 
 # --- The token is in no log and no worker
 
