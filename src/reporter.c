@@ -569,6 +569,7 @@ reporter_loop(struct reporter *r)
 	for (;;) {
 		reporter_read(r);
 		reporter_expire_assemblies(r);
+		spool_tick(&r->r_spool);
 		if (reporter_term && !r->r_submit.su_busy)
 			break;
 		if (!reporter_term)

@@ -36,6 +36,8 @@ struct spool {
 	unsigned int		 sp_seq;
 	unsigned long		 sp_dropped;	/* to keep the bound */
 	unsigned long		 sp_written;
+	size_t			 sp_nmem;	/* reports in memory only */
+	long long		 sp_retry_at;	/* next try to write them */
 	long long		 sp_errlog;	/* last disk error line */
 };
 
@@ -46,6 +48,7 @@ int		 spool_add(struct spool *, struct spool_entry *);
 struct spool_entry *spool_head(struct spool *);
 void		 spool_remove_head(struct spool *);
 size_t		 spool_count(const struct spool *);
+void		 spool_tick(struct spool *);
 
 /* The one request in flight, if any. */
 struct submit {

@@ -5,7 +5,8 @@
  * crash leaves either the whole report or none.  The bound (bytes) is
  * kept by dropping the oldest reports, each with a log line.  When the
  * disk refuses a write the report is kept in memory only, within the
- * same bound, and the error is logged at most once a minute.
+ * same bound, and the error is logged at most once a minute; such
+ * reports are written as soon as the disk takes a report again.
  */
 
 #include "phishmilter.h"
@@ -27,6 +28,7 @@
 
 #define SPOOL_HEADER_MAX	512
 #define SPOOL_ERRLOG_MS		60000
+#define SPOOL_RETRY_MS		5000	/* writing what is in memory only */
 
 static const char *const spool_kinds[] = { "", "ip", "url", "email" };
 
@@ -156,6 +158,42 @@ spool_drop_oldest(struct spool *sp)
 }
 
 /*
+ * Writes the reports kept in memory only, oldest first, until the disk
+ * refuses one; their names keep them in arrival order on disk.
+ */
+static void
+spool_write_memory(struct spool *sp)
+{
+	struct spool_entry	*se;
+	size_t			 i, before = sp->sp_nmem;
+
+	sp->sp_retry_at = now_ms() + SPOOL_RETRY_MS;
+	for (i = sp->sp_head; i < sp->sp_n && sp->sp_nmem > 0; i++) {
+		se = &sp->sp_q[i];
+		if (se->se_ondisk)
+			continue;
+		if (spool_write(sp, se) == -1) {
+			spool_disk_error(sp, "cannot write a report");
+			break;
+		}
+		se->se_ondisk = 1;
+		sp->sp_nmem--;
+	}
+	if (sp->sp_nmem < before)
+		log_info("spool %s: %zu reports kept in memory are written%s",
+		    sp->sp_dir, before - sp->sp_nmem, sp->sp_nmem > 0 ?
+		    ", some are not yet" : "");
+}
+
+/* Now and then: the disk may take the reports kept in memory again. */
+void
+spool_tick(struct spool *sp)
+{
+	if (sp->sp_nmem > 0 && now_ms() >= sp->sp_retry_at)
+		spool_write_memory(sp);
+}
+
+/*
  * Takes se (and its object) into the spool, dropping the oldest reports
  * if the bound needs it; -1 when se alone is over the bound (dropped).
  */
@@ -178,9 +216,15 @@ spool_add(struct spool *sp, struct spool_entry *se)
 	}
 	while (sp->sp_size + se->se_size > sp->sp_max)
 		spool_drop_oldest(sp);
-	se->se_ondisk = spool_write(sp, se) == 0;
-	if (!se->se_ondisk)
+	/* Older reports first, so that the disk keeps the queue's order. */
+	if (sp->sp_nmem > 0)
+		spool_write_memory(sp);
+	se->se_ondisk = sp->sp_nmem == 0 && spool_write(sp, se) == 0;
+	if (!se->se_ondisk) {
 		spool_disk_error(sp, "cannot write a report");
+		sp->sp_nmem++;
+		sp->sp_retry_at = now_ms() + SPOOL_RETRY_MS;
+	}
 	spool_push(sp, se);
 	sp->sp_written++;
 	return 0;
@@ -205,7 +249,9 @@ spool_remove_head(struct spool *sp)
 
 	if (se == NULL)
 		return;
-	if (se->se_ondisk && unlinkat(sp->sp_dirfd, se->se_name, 0) == -1 &&
+	if (!se->se_ondisk)
+		sp->sp_nmem--;
+	else if (unlinkat(sp->sp_dirfd, se->se_name, 0) == -1 &&
 	    errno != ENOENT)
 		spool_disk_error(sp, "cannot remove a sent report");
 	sp->sp_size -= se->se_size;
@@ -438,12 +484,20 @@ spool_open(struct spool *sp, const char *dir, size_t max)
 	return 0;
 }
 
-/* Memory only; what is on disk stays for the next reporter. */
+/*
+ * What is on disk stays for the next reporter; what is in memory only
+ * is written if the disk takes it now, and otherwise lost, with a line.
+ */
 void
 spool_close(struct spool *sp)
 {
 	size_t	i;
 
+	if (sp->sp_nmem > 0)
+		spool_write_memory(sp);
+	if (sp->sp_nmem > 0)
+		log_warnx("spool %s: %zu reports kept in memory are lost: the "
+		    "disk refused them", sp->sp_dir, sp->sp_nmem);
 	for (i = sp->sp_head; i < sp->sp_n; i++)
 		spool_entry_free(&sp->sp_q[i]);
 	free(sp->sp_q);

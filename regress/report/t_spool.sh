@@ -4,8 +4,9 @@
 # and logs each one dropped; the rate limit holds requests back without
 # losing them; a reload restarts the reporter with the new settings and
 # a reload with a bad token file changes nothing; a full disk under the
-# spool keeps reports in memory and sends them all; invalid records on
-# the pipe are counted, never sent.
+# spool keeps reports in memory, writes them when it has room again,
+# and a restart sends them all; invalid records on the pipe are
+# counted, never sent.
 
 . "${regress:-$(cd "$(dirname "$0")/.." && pwd)}/lib.sh"
 
@@ -178,10 +179,19 @@ if mount -t tmpfs -o size=64k,mode=755 tmpfs "$WORK/small" 2>/dev/null; then
 	wait_until 10 log_has 'spool .*cannot write a report' "$from"
 	ok $? "a full disk is logged"
 	is "$(spooled)" 0 "nothing could be written"
+	rm -f "$WORK/small/fill"
+	wait_until 15 spooled_is 2
+	ok $? "once the disk has room, the reports kept in memory are written"
+	log_has 'spool .*: 2 reports kept in memory are written' "$from"
+	ok $? "... and that is logged"
+	pm_stop
+	pm_start "$WORK/d.conf"
 	script 200
 	sink_start
 	wait_until 20 have_requests 2
-	ok $? "the reports kept in memory are sent when the service is back"
+	ok $? "after a restart, those reports are sent when the service is back"
+	wait_until 10 spooled_is 0
+	ok $? "... and leave the spool"
 	pm_stop
 	umount "$WORK/small"
 else
