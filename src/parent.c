@@ -683,6 +683,30 @@ parent_loop(struct parent *p)
 	parent_shutdown(p);
 }
 
+/*
+ * A file someone else put there is not written through: root truncating
+ * a planted hard link (to /etc/shadow, say) or writing to a FIFO would
+ * be the planter's gain.
+ */
+static int
+parent_pidfile_ours(int fd, const char *path)
+{
+	struct stat	st;
+
+	if (fstat(fd, &st) == -1) {
+		log_warn("pid file %s", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != geteuid()) {
+		log_warnx("pid file %s is not a regular file of uid %ld with "
+		    "one link: remove it, or name another in pidfile", path,
+		    (long)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
 /* Locks and writes the pid file; a second instance is refused. */
 static int
 parent_pidfile(struct parent *p)
@@ -700,9 +724,14 @@ parent_pidfile(struct parent *p)
 		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
 			log_warn("mkdir %s", dir);
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644);
 	if (fd == -1) {
 		log_warn("pid file %s", path);
+		return -1;
+	}
+	if (parent_pidfile_ours(fd, path) == -1) {
+		close(fd);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {

@@ -190,5 +190,32 @@ wait_until 20 pids_gone "$PM_PID" $workers
 ok $? "detached: SIGTERM ends the daemon and its workers"
 PM_PID=
 
+# --- A pid file someone else put in its place is not written through:
+# a file of another user, a hard link to another file, a FIFO.
+
+# refused WHAT: the daemon must refuse to start and name the pid file.
+refused() {
+	local st
+	timeout 10 "$PHISHMILTER" -d -f "$CONF" >"$WORK/pid.err" 2>&1
+	st=$?
+	is "$st" 1 "$1: the daemon refuses to start"
+	like "$(cat "$WORK/pid.err")" "pid file .*$(basename "$PIDFILE") is not a regular file of uid 0" \
+	    "... naming the pid file"
+}
+rm -f "$PIDFILE"
+echo planted >"$PIDFILE"
+chown nobody "$PIDFILE"
+refused "a pid file of nobody's"
+is "$(cat "$PIDFILE")" planted "... and leaves it as it was"
+rm -f "$PIDFILE"
+echo "precious data" >"$WORK/victim"
+ln "$WORK/victim" "$PIDFILE"
+refused "a pid file hard-linked to another file"
+is "$(cat "$WORK/victim")" "precious data" "... whose content is kept"
+rm -f "$PIDFILE"
+mkfifo "$PIDFILE"
+refused "a FIFO in the pid file's place"
+rm -f "$PIDFILE"
+
 pm_diag_log
 done_testing
