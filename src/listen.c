@@ -165,6 +165,7 @@ listen_unix(struct listener *l, const char *path, const struct config *cf)
 		    l->l_spec, sizeof(sun.sun_path));
 		return -1;
 	}
+	make_file_dir(path);
 	if (listen_unix_stale(&sun, l->l_spec) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {

@@ -712,18 +712,13 @@ static int
 parent_pidfile(struct parent *p)
 {
 	const char	*path = p->p_cf->cf_pidfile;
-	char		 buf[32], dir[1024], *slash;
+	char		 buf[32];
 	int		 fd;
 
 	p->p_pidfd = -1;
 	if (path == NULL || *path == '\0')
 		return 0;
-	if (strlcpy(dir, path, sizeof(dir)) < sizeof(dir) &&
-	    (slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-			log_warn("mkdir %s", dir);
-	}
+	make_file_dir(path);
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC, 0644);
 	if (fd == -1) {

@@ -340,6 +340,7 @@ int		 ascii_tolower(int);
 int		 ascii_hexval(int);
 int		 set_nonblock(int);
 int		 set_cloexec(int);
+void		 make_file_dir(const char *);
 long long	 now_ms(void);
 long long	 now_us(void);
 const char	*action_name(enum action);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -361,4 +362,25 @@ address_in(const char *addr, size_t len, char *const *list, size_t n)
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * Creates the directory a file (pid file, unix socket) is to be made in
+ * when it is missing, mode 0755 whatever the umask, so that the MTA can
+ * reach a socket in it.  Only the last component: a mistyped path stays
+ * an error, which the caller's open or bind then reports.
+ */
+void
+make_file_dir(const char *path)
+{
+	char	dir[1024], *slash;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == 0)
+		(void)chmod(dir, 0755);
+	else if (errno != EEXIST && errno != ENOENT)
+		log_warn("mkdir %s", dir);
 }

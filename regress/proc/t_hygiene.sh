@@ -21,9 +21,9 @@ command -v setpriv >/dev/null || skip_all "setpriv(1) not found"
 # The files a worker must not be able to change, where it could reach
 # them: the scratch directory is made traversable.
 chmod 755 "$WORK"
-mkdir -p "$WORK/etc" "$WORK/sock"
-chmod 755 "$WORK/etc" "$WORK/sock"
-SOCK=$WORK/sock/pm.sock
+mkdir -p "$WORK/etc"
+chmod 755 "$WORK/etc"
+SOCK=$WORK/sock/pm.sock		# its directory is the daemon's too
 PIDFILE=$WORK/run/phishmilter.pid	# its directory is the daemon's
 LOGFILE=$WORK/logs/phishmilter.log
 mkdir -m 755 "$WORK/logs"
@@ -151,6 +151,8 @@ is "$(stat -c '%a %U' "$(dirname "$PIDFILE")")" "755 root" \
     "umask 0: the pid file's directory, created by the daemon, is 0755"
 is "$(stat -c '%a %U %G' "$SOCK")" "660 root root" \
     "umask 0: the unix socket has socket_mode's default 0660, root's"
+is "$(stat -c '%a %U' "$(dirname "$SOCK")")" "755 root" \
+    "umask 0: the socket's directory, created by the daemon, is 0755"
 
 gen1=$(pm_workers)
 from=$(log_lines)
