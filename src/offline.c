@@ -128,7 +128,13 @@ offline_body(struct session *s, const char *p, const char *end)
 	}
 }
 
-static void
+/*
+ * Gives s a message from a file's bytes as an MTA would: the headers one
+ * by one, their folded lines joined by LF, then the body in CRLF lines.
+ * buf may be changed (an old Mac file's CRs become LFs).  The decoding
+ * fuzz harness feeds its input through here too.
+ */
+void
 offline_feed(struct session *s, char *buf, size_t len)
 {
 	const char	*p = buf, *end = buf + len;

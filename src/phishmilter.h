@@ -462,6 +462,7 @@ void		 worker_main(struct config *, const struct worker_fds *,
 int		 offline_main(const char *, char **, int, int);
 struct session	*offline_session(const struct config *, struct ruleset *,
 		    const char *);
+void		 offline_feed(struct session *, char *, size_t);
 
 /* parent.c */
 int		 parent_main(const char *, int, int);
