@@ -332,6 +332,7 @@ char		*xstrdup(const char *);
 int		 cidr_parse(const char *, struct cidr *);
 int		 cidr_match(const struct cidr *, size_t,
 		    const struct sockaddr *);
+int		 addr_parse(const char *, uint8_t [16], int *);
 int		 cidr_match_string(const struct cidr *, size_t, const char *);
 int		 ascii_isalpha(int);
 int		 ascii_isdigit(int);

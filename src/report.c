@@ -189,33 +189,11 @@ report_string_ok(const char *s, size_t size, int empty_ok)
 int
 report_addr_normalize(const char *in, char *out, size_t size, int *family)
 {
-	char		buf[INET6_ADDRSTRLEN + 8];
-	uint8_t		a[16];
-	size_t		len;
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0xff, 0xff };
+	uint8_t	a[16];
 
-	if (strncasecmp(in, "IPv6:", 5) == 0)
-		in += 5;
-	if (*in == '[')
-		in++;
-	if (strlcpy(buf, in, sizeof(buf)) >= sizeof(buf))
+	if (addr_parse(in, a, family) == -1)
 		return -1;
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] == ']')
-		buf[len - 1] = '\0';
-	if (inet_pton(AF_INET, buf, a) == 1) {
-		*family = AF_INET;
-		return inet_ntop(AF_INET, a, out, size) == NULL ? -1 : 0;
-	}
-	if (inet_pton(AF_INET6, buf, a) != 1)
-		return -1;
-	if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-		*family = AF_INET;
-		return inet_ntop(AF_INET, a + 12, out, size) == NULL ? -1 : 0;
-	}
-	*family = AF_INET6;
-	return inet_ntop(AF_INET6, a, out, size) == NULL ? -1 : 0;
+	return inet_ntop(*family, a, out, size) == NULL ? -1 : 0;
 }
 
 static const char *

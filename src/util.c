@@ -157,28 +157,52 @@ cidr_match(const struct cidr *list, size_t n, const struct sockaddr *sa)
 	}
 }
 
-/* Matches an address as text ("192.0.2.1", "IPv6:2001:db8::1", "[::1]"). */
+/*
+ * An address as text, as MTAs write one ("192.0.2.1", "IPv6:2001:db8::1",
+ * "[::1]"), into addr (4 or 16 bytes) and *family; an IPv4-mapped IPv6
+ * address comes out as the IPv4 address it carries.  -1 if it is none.
+ */
 int
-cidr_match_string(const struct cidr *list, size_t n, const char *s)
+addr_parse(const char *s, uint8_t addr[16], int *family)
 {
-	char	buf[INET6_ADDRSTRLEN + 8];
-	uint8_t	addr[16];
-	size_t	len;
+	static const uint8_t	mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
+	char			buf[INET6_ADDRSTRLEN + 8];
+	size_t			len;
 
 	if (strncasecmp(s, "IPv6:", 5) == 0)
 		s += 5;
 	if (*s == '[')
 		s++;
 	if (strlcpy(buf, s, sizeof(buf)) >= sizeof(buf))
-		return 0;
+		return -1;
 	len = strlen(buf);
 	if (len > 0 && buf[len - 1] == ']')
 		buf[len - 1] = '\0';
-	if (inet_pton(AF_INET, buf, addr) == 1)
-		return cidr_match_raw(list, n, AF_INET, addr);
-	if (inet_pton(AF_INET6, buf, addr) == 1)
-		return cidr_match_raw(list, n, AF_INET6, addr);
+	if (inet_pton(AF_INET, buf, addr) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, addr) != 1)
+		return -1;
+	*family = AF_INET6;
+	if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
+		memmove(addr, addr + 12, 4);
+		*family = AF_INET;
+	}
 	return 0;
+}
+
+/* Matches an address as text, as addr_parse() reads it. */
+int
+cidr_match_string(const struct cidr *list, size_t n, const char *s)
+{
+	uint8_t	addr[16];
+	int	family;
+
+	if (addr_parse(s, addr, &family) == -1)
+		return 0;
+	return cidr_match_raw(list, n, (sa_family_t)family, addr);
 }
 
 int

@@ -2,7 +2,8 @@
  * Unit tests of the configuration (config.c): defaults and values, the
  * shipped file, conditions and targets, comments and line numbers,
  * include order and paths, and one refused file per error, whose log
- * line must name the right file and line.
+ * line must name the right file and line; the address lists (skip,
+ * safe_address) against addresses as MTAs write them.
  */
 
 #include "phishmilter.h"
@@ -19,6 +20,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "report.h"
 #include "tap.h"
 
 /* Does s end with suffix? */
@@ -742,6 +744,43 @@ test_bad(void)
 	config_free(cf);
 }
 
+/* Addresses as MTAs and the report pipe write them. */
+static void
+test_addresses(void)
+{
+	struct cidr	 list[3];
+	char		 out[INET6_ADDRSTRLEN];
+	int		 family;
+	static const struct {
+		const char	*a_text;
+		int		 a_in;
+	} addrs[] = {
+		{ "192.0.2.5", 1 }, { "192.0.3.5", 0 },
+		{ "IPv6:2001:db8::1", 1 }, { "ipv6:[2001:DB8::2]", 1 },
+		{ "[::1]", 1 }, { "::2", 0 },
+		{ "::ffff:192.0.2.7", 1 }, { "IPv6:::ffff:192.0.3.7", 0 },
+		{ "client.example", 0 }, { "", 0 }, { "[", 0 },
+		{ "192.0.2.5/24", 0 },
+	};
+	size_t		 i;
+
+	ok(cidr_parse("192.0.2.0/24", &list[0]) == 0 &&
+	    cidr_parse("2001:db8::/32", &list[1]) == 0 &&
+	    cidr_parse("::1", &list[2]) == 0, "three networks parse");
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
+		ok(cidr_match_string(list, 3, addrs[i].a_text) ==
+		    addrs[i].a_in, "'%s' is %sin the list", addrs[i].a_text,
+		    addrs[i].a_in ? "" : "not ");
+	ok(report_addr_normalize("IPv6:2001:DB8:0:0::1", out, sizeof(out),
+	    &family) == 0 && strcmp(out, "2001:db8::1") == 0 &&
+	    family == AF_INET6, "IPv6:2001:DB8:0:0::1 is reported as %s", out);
+	ok(report_addr_normalize("[::ffff:10.1.2.3]", out, sizeof(out),
+	    &family) == 0 && strcmp(out, "10.1.2.3") == 0 &&
+	    family == AF_INET, "[::ffff:10.1.2.3] is reported as %s", out);
+	ok(report_addr_normalize("10.1.2", out, sizeof(out), &family) == -1,
+	    "10.1.2 is no address");
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -767,6 +806,7 @@ main(void)
 	test_include();
 	test_shipped();
 	test_bad();
+	test_addresses();
 	/* When something failed, the files are left for a look. */
 	if (tap_failed == 0)
 		(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
