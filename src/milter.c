@@ -78,6 +78,7 @@ milter_conn_init(struct milter_conn *mc, int fd, int timeout_ms,
 	mc->mc_fd = fd;
 	mc->mc_timeout = timeout_ms;
 	mc->mc_stop = NULL;
+	mc->mc_alive = -1;
 	/* So that the header, command and payload always fit a size_t. */
 	if (max_payload > SIZE_MAX - MILTER_HDRLEN - 1)
 		max_payload = SIZE_MAX - MILTER_HDRLEN - 1;
@@ -229,21 +230,33 @@ milter_interrupted(struct milter_conn *mc)
 	return (0);
 }
 
-/* Waits until the descriptor is ready for events; 0, or -1 and mc_error. */
+/*
+ * Waits until the descriptor is ready for events; 0, or -1 and mc_error.
+ * Where a stop would end the wait (no message in hand), so does the
+ * parent's death, which hangs up mc_alive: the stop is then set too.
+ */
 static int
 milter_wait(struct milter_conn *mc, short events,
     const struct timespec *deadline)
 {
-	struct pollfd	 pfd;
+	struct pollfd	 pfd[2];
 	int		 n;
 
 	for (;;) {
-		pfd.fd = mc->mc_fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, milter_remaining(deadline));
-		if (n > 0)
+		pfd[0].fd = mc->mc_fd;
+		pfd[0].events = events;
+		pfd[0].revents = 0;
+		pfd[1].fd = mc->mc_stop != NULL ? mc->mc_alive : -1;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		n = poll(pfd, 2, milter_remaining(deadline));
+		if (n > 0 && pfd[0].revents != 0)
 			return (0);	/* errors and hangups show in I/O */
+		if (n > 0) {
+			*mc->mc_stop = 1;
+			mc->mc_error = "the parent process is gone";
+			return (-1);
+		}
 		if (n == 0) {
 			mc->mc_error = milter_until_set(mc) &&
 			    deadline->tv_sec == mc->mc_until.tv_sec &&

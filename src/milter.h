@@ -106,6 +106,7 @@ struct milter_conn {
 	int		 mc_timeout;		/* ms; -1 waits forever */
 	struct timespec	 mc_until;		/* reads end by then; 0: none */
 	volatile sig_atomic_t *mc_stop;	/* set by a signal: give up */
+	int		 mc_alive;	/* hangs up when the parent dies, -1 */
 	size_t		 mc_max;		/* largest payload accepted */
 	unsigned char	*mc_rbuf;
 	size_t		 mc_rsize;

@@ -58,6 +58,7 @@ struct parent {
 	unsigned long	 p_spawned;
 	unsigned long	 p_crashed;
 	int		 p_report[2];	/* workers -> reporter */
+	int		 p_alive[2];	/* never written: hangs up on our death */
 	pid_t		 p_reporter;	/* 0: none running */
 	int		 p_rep_restart;	/* SIGTERM sent for a reload */
 	long long	 p_rep_started;
@@ -212,10 +213,15 @@ parent_count(const struct parent *p, int *starting, int *idle, int *total)
 	}
 }
 
-/* What no child needs of the parent's descriptors. */
+/*
+ * What no child needs of the parent's descriptors.  The write end of the
+ * alive pipe first: only the parent may hold it, so that its read end
+ * hangs up when the parent dies, however it dies, on every system.
+ */
 static void
 parent_child_close(struct parent *p)
 {
+	close(p->p_alive[1]);
 	close(self_pipe[0]);
 	close(self_pipe[1]);
 	close(p->p_status[0]);
@@ -234,6 +240,7 @@ parent_child_exec(struct parent *p)
 	fds.wf_report = p->p_cf->cf_spamhaus.sh_report ? p->p_report[1] : -1;
 	if (fds.wf_report == -1)
 		close(p->p_report[1]);
+	fds.wf_alive = p->p_alive[0];
 	fds.wf_listen = p->p_listen;
 	fds.wf_nlisten = p->p_nlisten;
 	worker_main(p->p_cf, &fds, p->p_gen);
@@ -287,6 +294,7 @@ parent_reporter_exec(struct parent *p, char *token, size_t size)
 	size_t	i;
 
 	parent_child_close(p);
+	close(p->p_alive[0]);	/* the report pipe's end tells it */
 	close(p->p_status[1]);
 	close(p->p_report[1]);
 	for (i = 0; i < p->p_nlisten; i++)
@@ -770,6 +778,8 @@ parent_setup(struct parent *p, int foreground)
 	}
 	if (parent_pidfile(p) == -1)
 		return -1;
+	if (pipe2(p->p_alive, O_CLOEXEC) == -1)
+		fatal("alive pipe");
 	if (pipe2(p->p_status, O_CLOEXEC) == -1 ||
 	    set_nonblock(p->p_status[0]) == -1)
 		fatal("status pipe");

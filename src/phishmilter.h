@@ -264,6 +264,7 @@ struct status_record {
 struct worker_fds {
 	int		 wf_status;	/* write end of the status pipe */
 	int		 wf_report;	/* write end of the report pipe, -1 */
+	int		 wf_alive;	/* hangs up when the parent dies */
 	struct listener	*wf_listen;
 	size_t		 wf_nlisten;
 };
@@ -452,7 +453,7 @@ int		 token_read(const struct config *, char *, size_t);
 struct session;
 struct session	*session_new(const struct config *, struct ruleset *, int);
 void		 session_free(struct session *);
-int		 session_serve(struct session *, volatile sig_atomic_t *);
+int		 session_serve(struct session *, volatile sig_atomic_t *, int);
 
 /* worker.c */
 void		 worker_main(struct config *, const struct worker_fds *,

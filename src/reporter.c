@@ -399,16 +399,28 @@ reporter_consume(struct reporter *r)
 	r->r_buflen -= off;
 }
 
+/*
+ * Reads what the workers wrote.  The end of the pipe means that every
+ * writer is gone, the parent too (it holds a write end for the workers
+ * it forks): the reporter stops as if asked to.
+ */
 static void
 reporter_read(struct reporter *r)
 {
 	ssize_t	n;
 
-	for (;;) {
+	while (r->r_fd != -1) {
 		n = read(r->r_fd, r->r_buf + r->r_buflen,
 		    sizeof(r->r_buf) - r->r_buflen);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == 0) {
+			log_info("the report pipe has no writer left: the "
+			    "parent process is gone; stopping");
+			close(r->r_fd);
+			r->r_fd = -1;
+			reporter_term = 1;
+		}
 		if (n <= 0)
 			return;
 		r->r_buflen += (size_t)n;
@@ -563,7 +575,7 @@ static void
 reporter_loop(struct reporter *r)
 {
 	struct submit_result	sr;
-	int			fds[2] = { r->r_fd, reporter_self[0] };
+	int			fds[2];
 	char			buf[64];
 
 	for (;;) {
@@ -578,8 +590,10 @@ reporter_loop(struct reporter *r)
 			reporter_done(r, &sr);
 			continue;
 		}
-		if (submit_wait(&r->r_submit, fds, 2, reporter_timeout(r)) ==
-		    -1)
+		fds[0] = reporter_self[0];
+		fds[1] = r->r_fd;
+		if (submit_wait(&r->r_submit, fds, r->r_fd != -1 ? 2 : 1,
+		    reporter_timeout(r)) == -1)
 			(void)poll(NULL, 0, 100);
 		while (read(reporter_self[0], buf, sizeof(buf)) > 0)
 			;
@@ -681,7 +695,6 @@ reporter_main(const struct config *cf, char *token, size_t tokensize,
     int fd)
 {
 	static struct reporter	r;
-	pid_t			parent = getppid();
 
 	log_set_procname("reporter");
 #if defined(HAVE_PRCTL) && defined(PR_SET_NAME)
@@ -691,12 +704,6 @@ reporter_main(const struct config *cf, char *token, size_t tokensize,
 	reporter_setup(&r, cf, fd);
 	/* No chroot: TLS needs the CA files and DNS the resolver's. */
 	privsep_drop(cf, "reporter", 0);
-#if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-		log_warn("prctl PR_SET_PDEATHSIG");
-	if (getppid() != parent)
-		fatalx("the parent process is gone");
-#endif
 	if (spool_open(&r.r_spool, cf->cf_spamhaus.sh_spool,
 	    cf->cf_spamhaus.sh_spool_size) == -1)
 		fatalx("cannot use the spool");

@@ -733,14 +733,16 @@ session_dispatch(struct session *s, const struct milter_packet *p)
  * it waits for the end of message, so no transaction is cut.  Commands
  * that had arrived when the request came are still served: the MTA sent
  * them, and may not wait for a reply to learn they were lost.  Once the
- * message they began has ended, the connection ends.
+ * message they began has ended, the connection ends.  A hangup of alive
+ * (the parent's death; -1: none) is a shutdown request too.
  */
 int
-session_serve(struct session *s, volatile sig_atomic_t *stop)
+session_serve(struct session *s, volatile sig_atomic_t *stop, int alive)
 {
 	struct milter_packet	p;
 	int			rc, was_active, ended = 0;
 
+	s->s_mc.mc_alive = alive;
 	for (;;) {
 		s->s_mc.mc_stop = s->s_msg.m_active ? NULL : stop;
 		if (!s->s_msg.m_active && *stop &&

@@ -92,33 +92,43 @@ worker_accept_failed(void)
 }
 
 /*
- * Waits for a connection on any listener; -1 when asked to stop.  The
- * stop signals are blocked except inside ppoll(), so one that arrives
- * between the test of the flags and the wait cannot be missed.
+ * Waits for a connection on any listener; -1 when asked to stop, or
+ * when the parent is gone (its end of the alive pipe hung up): the
+ * workers of a parent killed outright must not go on holding the
+ * listening sockets and serving the old rules.  The stop signals are
+ * blocked except inside ppoll(), so one that arrives between the test
+ * of the flags and the wait cannot be missed.
  */
 static int
 worker_accept(const struct worker_fds *fds, struct sockaddr_storage *ss)
 {
-	struct pollfd	pfd[PM_MAXLISTEN];
+	struct pollfd	pfd[PM_MAXLISTEN + 1];
 	sigset_t	block, old;
 	socklen_t	len;
-	size_t		i;
+	size_t		i, n_alive = fds->wf_nlisten;
 	int		fd = -1, n;
 
 	for (i = 0; i < fds->wf_nlisten; i++) {
 		pfd[i].fd = fds->wf_listen[i].l_fd;
 		pfd[i].events = POLLIN;
 	}
+	pfd[n_alive].fd = fds->wf_alive;
+	pfd[n_alive].events = POLLIN;
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &old);
 	while (fd == -1 && !worker_shutdown && !worker_retire) {
-		if ((n = ppoll(pfd, fds->wf_nlisten, NULL, &old)) == -1) {
+		if ((n = ppoll(pfd, n_alive + 1, NULL, &old)) == -1) {
 			if (errno != EINTR)
 				fatal("poll");
 			continue;
+		}
+		if (pfd[n_alive].revents != 0) {
+			log_info("the parent process is gone: exiting");
+			worker_shutdown = 1;
+			break;
 		}
 		for (i = 0; i < fds->wf_nlisten && fd == -1; i++) {
 			if (!(pfd[i].revents & POLLIN))
@@ -137,7 +147,7 @@ worker_accept(const struct worker_fds *fds, struct sockaddr_storage *ss)
 
 static void
 worker_serve(struct config *cf, struct ruleset *rs, int fd,
-    const struct sockaddr_storage *ss)
+    const struct sockaddr_storage *ss, int alive)
 {
 	struct session	*s;
 	int		 on = 1;
@@ -148,7 +158,7 @@ worker_serve(struct config *cf, struct ruleset *rs, int fd,
 		log_warn("session");
 		return;
 	}
-	(void)session_serve(s, &worker_shutdown);
+	(void)session_serve(s, &worker_shutdown, alive);
 	session_free(s);
 }
 
@@ -158,7 +168,6 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 {
 	struct ruleset		rs;
 	struct sockaddr_storage	ss;
-	pid_t			parent = getppid();
 	int			fd, served = 0;
 
 	log_set_procname("worker");
@@ -174,17 +183,6 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 	if (rules_compile(&rs, cf) == -1)
 		fatalx("cannot compile the rules");
 	privsep_drop(cf, "worker", 1);
-#if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
-	/*
-	 * A parent killed outright must not leave workers that hold the
-	 * listening socket and serve the old rules.  Set after the drop,
-	 * which clears it; a parent already gone shows in getppid().
-	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-		log_warn("prctl PR_SET_PDEATHSIG");
-	if (getppid() != parent)
-		fatalx("the parent process is gone");
-#endif
 	report_init(fds->wf_report);
 	worker_status(fds->wf_status, CHILD_READY);
 	log_debug("ready, generation %u, %zu filters", generation,
@@ -194,7 +192,7 @@ worker_main(struct config *cf, const struct worker_fds *fds,
 		if ((fd = worker_accept(fds, &ss)) == -1)
 			break;
 		worker_status(fds->wf_status, CHILD_BUSY);
-		worker_serve(cf, &rs, fd, &ss);
+		worker_serve(cf, &rs, fd, &ss, fds->wf_alive);
 		close(fd);
 		served++;
 		if (served < cf->cf_max_requests)

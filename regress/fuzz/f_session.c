@@ -201,7 +201,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		fuzz_fatal("pthread_create: %s", strerror(rc));
 	if ((s = session_new(cf, &rs, sv[0])) == NULL)
 		fuzz_fatal("session_new: %s", strerror(errno));
-	(void)session_serve(s, &stop);
+	(void)session_serve(s, &stop, -1);
 	session_free(s);
 	/* The MTA's reads end here. */
 	close(sv[0]);

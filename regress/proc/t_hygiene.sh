@@ -5,8 +5,9 @@
 # supplementary group; as its user it cannot write the configuration,
 # the files it includes, their directory, the binary or the pid file;
 # it holds no descriptor beyond the standard three but the listening
-# sockets, the status pipe and the log file (none the daemon inherited
-# from whoever started it, none of the parent's own); and with umask 0
+# sockets, the status and alive pipes and the log file (none the daemon
+# inherited from whoever started it, none of the parent's own); and with
+# umask 0
 # the pid file, its directory, the log file and the unix socket are
 # created with safe modes.  (t_privileges.sh checks the uids in detail.)
 
@@ -99,7 +100,7 @@ all_dropped() {
 check_workers() {
 	local w uid gid ids want f bad st n=0
 	wait_until 20 all_dropped || diag "a worker still runs as root"
-	want=$(printf '%s\n' listener listener ${2:+"$2"} pipe | sort |
+	want=$(printf '%s\n' listener listener ${2:+"$2"} pipe pipe | sort |
 	    tr '\n' ' ' | sed 's/ $//')
 	for w in $(pm_workers); do
 		n=$((n + 1))
@@ -120,7 +121,7 @@ check_workers() {
 		is "$bad" "" \
 		    "$1: worker $w cannot write the configuration, binary, pid file"
 		is "$(descriptors "$w" | sed 's/ syslog//')" "$want" \
-		    "$1: worker $w holds only the listeners, the status pipe${2:+ and the log}"
+		    "$1: worker $w holds only the listeners, the status and alive pipes${2:+ and the log}"
 		[ "$n" -ge 2 ] && break
 	done
 	[ "$n" -ge 2 ]

@@ -236,6 +236,31 @@ ok $? "a new daemon starts on the same address"
 pm_stop
 is $? 0 "daemon stops with status 0"
 
+# --- The parent killed outright while one connection is between two
+# messages and another in the middle of one: the message gets its
+# verdict, and then every worker exits, the one holding the idle
+# connection too.  (Workers learn of the death from a pipe only the
+# parent holds a write end of, which hangs up: the same on every
+# system.)
+
+pm_must_start "$WORK/sig.conf" "daemon starts again"
+pm_wait_idle 2
+MT_MODE=idle mt_hold pk_idle "hello idle"
+mt_ready pk_idle
+mt_hold pk_mid "phishtest parent killed"
+mt_ready pk_mid
+ok $? "one connection is idle, another mid-message"
+workers=$(pm_workers)
+kill -KILL "$PM_PID"
+wait "$PM_PID" 2>/dev/null
+PM_PID=
+mt_go pk_mid
+is "$(mt_verdict pk_mid)" verdict=replycode \
+    "parent killed: the message in hand still gets its verdict"
+wait_until 5 pids_gone $workers
+ok $? "... and every worker exits, the one with the idle connection too"
+mt_go pk_idle
+
 # --- SIGTERM while commands the MTA sent (MAIL, RCPT, headers: none
 # answered, all in the socket) wait for a worker that has not read them
 # yet: they began a message, which still gets its verdict.  The workers

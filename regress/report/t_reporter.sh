@@ -236,6 +236,21 @@ send 203.0.113.40 "$WORK/phish.eml" >/dev/null
 wait_until 20 have_requests $((n0 + 1))
 ok $? "and reports again"
 
+# --- The parent killed outright: once no worker is left, the reporter
+# sees the end of its pipe and exits too, leaving no process behind.
+
+children=$(pm_workers)
+kill -KILL "$PM_PID"
+wait "$PM_PID" 2>/dev/null
+PM_PID=
+wait_until 10 pids_gone $children
+ok $? "parent killed: the workers and the reporter exit"
+log_has 'reporter: .*the report pipe has no writer left'
+ok $? "... the reporter saying why"
+pm_start "$WORK/a.conf"
+wait_until 10 reporter_pid >/dev/null
+ok $? "the daemon starts again, with its reporter"
+
 # --- A service that never answers does not delay mail
 
 script hang
