@@ -129,7 +129,7 @@ test ! -e "$WORK/phishmilter.pid"
 ok $? "$what: the pid file is removed"
 PM_PID=
 
-# --- ulimit -n from 3 to 12 at start: each start serves, or exits
+# --- ulimit -n from 3 to 14 at start: each start serves, or exits
 # non-zero saying why; none may listen without answering.
 
 rules alpha >"$WORK/rules.conf"
@@ -142,7 +142,7 @@ export ASAN_OPTIONS
 pm_gone() {	# for wait_until
 	! kill -0 "$PM_PID" 2>/dev/null
 }
-for n in 3 4 5 6 7 8 9 10 11 12; do
+for n in 3 4 5 6 7 8 9 10 11 12 13 14; do
 	: >"$WORK/nofile.log"
 	(ulimit -n "$n" && exec "$PHISHMILTER" -d -f "$WORK/nofile.conf") \
 	    >"$WORK/nofile.log" 2>&1 </dev/null &
@@ -173,8 +173,8 @@ for n in 3 4 5 6 7 8 9 10 11 12; do
 done
 diag "ulimit -n at start:$outcomes"
 like "$outcomes" '^( [0-9]+:(refused|served))+$' \
-    "ulimit -n 3 to 12: every start serves or refuses with a message"
-like "$outcomes" ' 12:served$' "ulimit -n 12 is enough to serve"
+    "ulimit -n 3 to 14: every start serves or refuses with a message"
+like "$outcomes" ' 14:served$' "ulimit -n 14 is enough to serve"
 
 # --- At run time, the parent at its descriptor limit: a reload cannot
 # open the configuration, is refused, and the old generation serves on.
