@@ -28,7 +28,6 @@
 #include <sys/prctl.h>
 #endif
 
-#define SEEN_SLOTS		65536	/* de-duplication table, power of 2 */
 #define ASSEMBLY_MAX		8	/* messages being received at once */
 #define ASSEMBLY_TTL_MS		60000
 #define INVALID_LOG_MS		60000
@@ -43,11 +42,6 @@ static const char *const reporter_private_nets[] = {
 };
 #define NPRIVATE	(sizeof(reporter_private_nets) / \
 			    sizeof(reporter_private_nets[0]))
-
-struct seen {
-	uint64_t	 sn_hash;
-	long long	 sn_until;	/* ms */
-};
 
 /* One message arriving in chunks from one worker. */
 struct assembly {
@@ -80,7 +74,7 @@ struct reporter {
 	struct spool			 r_spool;
 	struct submit			 r_submit;
 	struct cidr			 r_private[NPRIVATE];
-	struct seen			*r_seen;
+	struct seen_table		 r_seen;
 	struct assembly			 r_asm[ASSEMBLY_MAX];
 	double				 r_tokens;	/* rate limit bucket */
 	long long			 r_tokens_at;
@@ -148,35 +142,6 @@ reporter_counters(const struct reporter *r)
  * Intake: from pipe records to spool entries.
  */
 
-static uint64_t
-reporter_hash(int kind, const char *s, size_t len)
-{
-	uint64_t	h = 1469598103934665603ULL;
-	size_t		i;
-
-	h = (h ^ (uint64_t)kind) * 1099511628211ULL;
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-/* Seen within the ttl?  If not, it is from now on. */
-static int
-reporter_seen(struct reporter *r, int kind, const char *s, size_t len)
-{
-	uint64_t	 h = reporter_hash(kind, s, len);
-	struct seen	*sn = &r->r_seen[h & (SEEN_SLOTS - 1)];
-	long long	 now = now_ms();
-
-	if (r->r_sh->sh_ttl == 0)
-		return 0;
-	if (sn->sn_hash == h && sn->sn_until > now)
-		return 1;
-	sn->sn_hash = h;
-	sn->sn_until = now + r->r_sh->sh_ttl * 1000LL;
-	return 0;
-}
-
 static void
 reporter_invalid(struct reporter *r, const char *why)
 {
@@ -232,7 +197,7 @@ reporter_take_ip(struct reporter *r, const struct report_record *rec)
 		log_debug("not reporting %s: private address", a);
 		return;
 	}
-	if (reporter_seen(r, REPORT_IP, a, strlen(a))) {
+	if (seen_check(&r->r_seen, REPORT_IP, a, strlen(a))) {
 		r->r_n.n_duplicate++;
 		return;
 	}
@@ -244,7 +209,8 @@ reporter_take_url(struct reporter *r, const struct report_record *rec)
 {
 	char	*url;
 
-	if (reporter_seen(r, REPORT_URL, rec->rec_data, rec->rec_len)) {
+	if (seen_check(&r->r_seen, REPORT_URL, rec->rec_data,
+	    rec->rec_len)) {
 		r->r_n.n_duplicate++;
 		return;
 	}
@@ -319,7 +285,7 @@ reporter_take_chunk(struct reporter *r, const struct report_record *rec)
 	msg = as->as_buf;
 	len = as->as_total;
 	as->as_buf = NULL;
-	if (reporter_seen(r, REPORT_EMAIL, msg, len)) {
+	if (seen_check(&r->r_seen, REPORT_EMAIL, msg, len)) {
 		r->r_n.n_duplicate++;
 		free(msg);
 	} else
@@ -616,7 +582,7 @@ reporter_setup(struct reporter *r, const struct config *cf, int fd)
 		if (cidr_parse(reporter_private_nets[i], &r->r_private[i]) != 0)
 			fatalx("bad built-in network %s",
 			    reporter_private_nets[i]);
-	r->r_seen = xcalloc(SEEN_SLOTS, sizeof(*r->r_seen));
+	seen_init(&r->r_seen, r->r_sh->sh_ttl);
 	r->r_tokens = r->r_sh->sh_rate;
 	r->r_tokens_at = now_ms();
 	srandom((unsigned int)(getpid() ^ time(NULL)));
@@ -632,8 +598,7 @@ reporter_teardown(struct reporter *r)
 	for (i = 0; i < ASSEMBLY_MAX; i++)
 		reporter_asm_free(&r->r_asm[i]);
 	spool_close(&r->r_spool);
-	free(r->r_seen);
-	r->r_seen = NULL;
+	seen_free(&r->r_seen);
 }
 
 /*
@@ -707,6 +672,7 @@ reporter_main(const struct config *cf, char *token, size_t tokensize,
 	if (spool_open(&r.r_spool, cf->cf_spamhaus.sh_spool,
 	    cf->cf_spamhaus.sh_spool_size) == -1)
 		fatalx("cannot use the spool");
+	seen_load(&r.r_seen, r.r_spool.sp_dirfd);
 	if (submit_init(&r.r_submit, &cf->cf_spamhaus, token) == -1)
 		fatalx("cannot set up libcurl");
 	explicit_bzero(token, tokensize);
@@ -715,6 +681,7 @@ reporter_main(const struct config *cf, char *token, size_t tokensize,
 	reporter_loop(&r);
 	reporter_counters(&r);
 	submit_free(&r.r_submit);
+	seen_save(&r.r_seen, r.r_spool.sp_dirfd);
 	reporter_teardown(&r);
 	exit(0);
 }

@@ -41,6 +41,24 @@ struct spool {
 	long long		 sp_errlog;	/* last disk error line */
 };
 
+/* What was reported within the ttl (seen.c). */
+struct seen {
+	uint64_t	 sn_hash;
+	long long	 sn_until;	/* ms, monotonic */
+};
+
+struct seen_table {
+	struct seen	*st_slot;
+	int		 st_ttl;	/* seconds, 0: no de-duplication */
+};
+
+/* seen.c */
+void		 seen_init(struct seen_table *, int);
+void		 seen_free(struct seen_table *);
+int		 seen_check(struct seen_table *, int, const char *, size_t);
+void		 seen_save(const struct seen_table *, int);
+void		 seen_load(struct seen_table *, int);
+
 /* spool.c */
 int		 spool_open(struct spool *, const char *, size_t);
 void		 spool_close(struct spool *);

@@ -7,8 +7,8 @@
 # retries on 500 and 429, and Retry-After; a pause on 401; the spool
 # kept across a restart while the service is down and drained when it
 # is back; mail not delayed by a service that never answers; URL and
-# email reports; the token file's checks and the token kept out of logs
-# and workers.
+# email reports; the ttl kept across a reload and a restart; the token
+# file's checks and the token kept out of logs and workers.
 
 . "${regress:-$(cd "$(dirname "$0")/.." && pwd)}/lib.sh"
 
@@ -310,5 +310,34 @@ for i in 1 2 3; do
 	    'Subject: *Verify your account now' "the message itself" ;;
 	esac
 done
+
+# --- The ttl outlives the reporter: a reload restarts it, a restart
+# starts a new one, and neither reports again what was just reported
+# (the address, the link, the message).
+
+rp=$(reporter_pid)
+from=$(log_lines)
+kill -HUP "$PM_PID"
+wait_until 10 log_has 'reporter: de-duplication: [1-9][0-9]* entries from before' "$from"
+ok $? "a reload: the new reporter loads the table its predecessor saved"
+[ "$(reporter_pid)" != "$rp" ]
+ok $? "... and is a new process"
+send 192.0.2.77 "$WORK/link.eml" >/dev/null
+pm_stop
+pm_start "$WORK/b.conf"
+wait_until 10 reporter_pid >/dev/null
+send 192.0.2.77 "$WORK/link.eml" >/dev/null
+send 192.0.2.78 "$WORK/link.eml" >/dev/null	# its URL and message are not
+wait_until 10 have_requests 4
+sleep 1
+n=$(requests)
+is "$n" 4 "after a reload and a restart only the new client is reported"
+[ "$n" -eq 4 ] || for i in $(seq "$n"); do
+	diag "$i: $(req "$i" '$r->{path}') $(req "$i" \
+	    '$r->{body}{source}{object}' | head -c 80)"
+done
+is "$(req 4 '$r->{body}{source}{object}')" 192.0.2.78 "... which is that one"
+test ! -e "$SPOOL/tmp.seen" && [ "$(stat -c '%U %a' "$SPOOL/seen")" = "nobody 600" ]
+ok $? "the table is saved in the spool, the user's, mode 0600"
 pm_stop
 done_testing
