@@ -224,8 +224,11 @@ text_ascii(struct text_buf *tb, struct text_state *st, const uint8_t *s,
 	size_t				 i = 0, j;
 	uint8_t				 c;
 
-	/* At most a space before each character. */
-	if (text_reserve(tb, 2 * n) == -1)
+	/*
+	 * A space is written only for whitespace consumed since the last
+	 * run, or once for what the state carried in: n + 1 at most.
+	 */
+	if (text_reserve(tb, n + 1) == -1)
 		return -1;
 	while (i < n) {
 		if (text_class(s[i]) == TEXT_SPACE) {
