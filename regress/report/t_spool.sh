@@ -50,12 +50,12 @@ is "$(req "$(requests)" '$r->{body}{source}{object}')" 203.0.113.14 \
     "newest last"
 pm_stop
 
-# --- The rate limit
+# --- The rate limit (new addresses: the ttl outlives a restart)
 
 : >"$SINK_LOG"
 conf "$WORK/b.conf" "rate = 2"
 pm_start "$WORK/b.conf"
-for i in 11 12 13 14; do
+for i in 21 22 23 24; do
 	send 203.0.113.$i "$WORK/phish.eml" >/dev/null
 done
 wait_until 10 have_requests 2
@@ -88,7 +88,7 @@ ok $? "a reload with a readable-by-all token file fails"
 log_has 'token_file .*mode 0644' "$from"
 ok $? "naming the token file"
 is "$(reporter_pid)" "$new" "and the reporter keeps running"
-send 203.0.113.15 "$WORK/phish.eml" >/dev/null
+send 203.0.113.25 "$WORK/phish.eml" >/dev/null
 wait_until 10 have_requests 5
 is "$(req 5 '$r->{body}{reason}')" "reloaded rep_phish" \
     "with the old settings"
