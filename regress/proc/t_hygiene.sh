@@ -5,7 +5,8 @@
 # supplementary group; as its user it cannot write the configuration,
 # the files it includes, their directory, the binary or the pid file;
 # it holds no descriptor beyond the standard three but the listening
-# sockets, the status and alive pipes and the log file (none the daemon
+# sockets, the status and alive pipes, its epoll instance (where both
+# listeners are EPOLLEXCLUSIVE) and the log file (none the daemon
 # inherited from whoever started it, none of the parent's own); and with
 # umask 0
 # the pid file, its directory, the log file and the unix socket are
@@ -80,6 +81,21 @@ descriptors() {
 	done | sort | tr '\n' ' ' | sed 's/ $//'
 }
 
+# exclusive PID: how many descriptors the worker's epoll instance
+# watches with EPOLLEXCLUSIVE (1 << 28), so that a connection wakes one
+# idle worker, not all of them.
+exclusive() {
+	local fd k t e ev n=0
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd")" = "anon_inode:[eventpoll]" ] || continue
+		while read -r k t e ev _; do
+			[ "$k" = tfd: ] && [ "$e" = events: ] &&
+			    [ $((0x$ev & 0x10000000)) -ne 0 ] && n=$((n + 1))
+		done <"/proc/$1/fdinfo/${fd##*/}"
+	done
+	echo "$n"
+}
+
 # can_write UID GID PATH: that user and group (and no other group) may
 # write PATH.
 can_write() {
@@ -100,7 +116,8 @@ all_dropped() {
 check_workers() {
 	local w uid gid ids want f bad st n=0
 	wait_until 20 all_dropped || diag "a worker still runs as root"
-	want=$(printf '%s\n' listener listener ${2:+"$2"} pipe pipe | sort |
+	want=$(printf '%s\n' listener listener ${2:+"$2"} pipe pipe \
+	    'anon_inode:[eventpoll]' | sort |
 	    tr '\n' ' ' | sed 's/ $//')
 	for w in $(pm_workers); do
 		n=$((n + 1))
@@ -121,7 +138,9 @@ check_workers() {
 		is "$bad" "" \
 		    "$1: worker $w cannot write the configuration, binary, pid file"
 		is "$(descriptors "$w" | sed 's/ syslog//')" "$want" \
-		    "$1: worker $w holds only the listeners, the status and alive pipes${2:+ and the log}"
+		    "$1: worker $w holds only the listeners, the status and alive pipes, its epoll${2:+ and the log}"
+		is "$(exclusive "$w")" 2 \
+		    "$1: worker $w waits on both listeners with EPOLLEXCLUSIVE"
 		[ "$n" -ge 2 ] && break
 	done
 	[ "$n" -ge 2 ]
