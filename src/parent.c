@@ -29,6 +29,7 @@
 #define THROTTLE_MIN_MS		1000
 #define THROTTLE_MAX_MS		60000
 #define STARTUP_WINDOW_MS	2000	/* dying sooner is a start-up failure */
+#define TRIM_INTERVAL_MS	1000	/* one idle worker retired a second */
 
 struct child {
 	pid_t		 c_pid;
@@ -59,6 +60,7 @@ struct parent {
 	unsigned long	 p_crashed;
 	int		 p_report[2];	/* workers -> reporter */
 	int		 p_alive[2];	/* never written: hangs up on our death */
+	long long	 p_trim_at;	/* when an idle worker may retire */
 	pid_t		 p_reporter;	/* 0: none running */
 	int		 p_rep_restart;	/* SIGTERM sent for a reload */
 	long long	 p_rep_started;
@@ -362,7 +364,14 @@ parent_reporter_died(struct parent *p, int status)
 	log_warnx("next reporter start in %lld ms", p->p_rep_throttle_ms);
 }
 
-/* Keeps min_spare..max_spare idle workers, within max_workers. */
+/*
+ * Keeps min_spare..max_spare idle workers, within max_workers.  Spares
+ * are started at once; the idle count is trimmed by one worker a second
+ * at most.  Workers flip between busy and idle with every connection,
+ * and trimming every momentary excess made the pool kill and start
+ * workers (each compiling the rules) dozens of times a second under a
+ * steady load of short connections.
+ */
 static void
 parent_pool(struct parent *p)
 {
@@ -378,7 +387,9 @@ parent_pool(struct parent *p)
 		starting++;
 		total++;
 	}
-	for (i = 0; i < p->p_nchild && idle > cf->cf_max_spare; i++) {
+	if (idle <= cf->cf_max_spare || now_ms() < p->p_trim_at)
+		return;
+	for (i = 0; i < p->p_nchild; i++) {
 		struct child	*c = &p->p_child[i];
 
 		if (c->c_gen != p->p_gen || c->c_retiring ||
@@ -386,7 +397,8 @@ parent_pool(struct parent *p)
 			continue;
 		c->c_retiring = 1;
 		(void)kill(c->c_pid, SIGHUP);
-		idle--;
+		p->p_trim_at = now_ms() + TRIM_INTERVAL_MS;
+		break;
 	}
 }
 

@@ -92,11 +92,22 @@ for i in 7 8; do [ -e "$WORK/c$i.ready" ] && n=$((n + 1)); done
 is "$n" 1 "an 8th connection waits: max_workers are all busy"
 is "$(count_workers)" 7 "still exactly max_workers workers"
 
+t0=$(date +%s%N)
 for i in 1 2 3 4 5 6 7 8; do mt_go "c$i"; done
 for i in 1 2 3 4 5 6 7 8; do
 	case $i in 1|3|5|7) want=verdict=replycode;; *) want=verdict=accept;; esac
 	is "$(mt_verdict "c$i")" "$want" "held connection $i: right verdict"
 done
+
+# Idle workers are retired one a second, not all at once (which made a
+# pool under a steady load of short connections kill and start workers
+# all the time): at least half a second after the load, no more than
+# one worker a second since has gone of the 4 over max_spare.
+while [ $((($(date +%s%N) - t0) / 1000000)) -lt 500 ]; do sleep 0.1; done
+n=$(count_workers)
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$n" -ge $((7 - 1 - ms / 1000)) ]
+ok $? "idle workers are retired one a second ($n workers left after $ms ms)"
 
 wait_until 10 workers_are 3
 ok $? "idle workers trimmed back to max_spare (3) after the load"
