@@ -29,7 +29,7 @@
 #define THROTTLE_MIN_MS		1000
 #define THROTTLE_MAX_MS		60000
 #define STARTUP_WINDOW_MS	2000	/* dying sooner is a start-up failure */
-#define TRIM_INTERVAL_MS	1000	/* one idle worker retired a second */
+#define TRIM_INTERVAL_MS	1000	/* at most one idle worker retired */
 
 struct child {
 	pid_t		 c_pid;
@@ -61,6 +61,7 @@ struct parent {
 	int		 p_report[2];	/* workers -> reporter */
 	int		 p_alive[2];	/* never written: hangs up on our death */
 	long long	 p_trim_at;	/* when an idle worker may retire */
+	int		 p_idle_min;	/* the fewest idle since, -1: none */
 	pid_t		 p_reporter;	/* 0: none running */
 	int		 p_rep_restart;	/* SIGTERM sent for a reload */
 	long long	 p_rep_started;
@@ -366,11 +367,12 @@ parent_reporter_died(struct parent *p, int status)
 
 /*
  * Keeps min_spare..max_spare idle workers, within max_workers.  Spares
- * are started at once; the idle count is trimmed by one worker a second
- * at most.  Workers flip between busy and idle with every connection,
- * and trimming every momentary excess made the pool kill and start
- * workers (each compiling the rules) dozens of times a second under a
- * steady load of short connections.
+ * are started at once.  One idle worker a second is retired, and only
+ * when more than max_spare were idle all that second: workers flip
+ * between busy and idle with every connection, and trimming every
+ * momentary excess made the pool stop and start workers (each compiling
+ * the rules, and its JIT code as patterns are first used) dozens of
+ * times a second under a steady load of short connections.
  */
 static void
 parent_pool(struct parent *p)
@@ -387,7 +389,14 @@ parent_pool(struct parent *p)
 		starting++;
 		total++;
 	}
-	if (idle <= cf->cf_max_spare || now_ms() < p->p_trim_at)
+	if (p->p_idle_min == -1 || idle < p->p_idle_min)
+		p->p_idle_min = idle;
+	if (now_ms() < p->p_trim_at)
+		return;
+	p->p_trim_at = now_ms() + TRIM_INTERVAL_MS;
+	idle = p->p_idle_min;
+	p->p_idle_min = -1;
+	if (idle <= cf->cf_max_spare)
 		return;
 	for (i = 0; i < p->p_nchild; i++) {
 		struct child	*c = &p->p_child[i];
@@ -397,7 +406,6 @@ parent_pool(struct parent *p)
 			continue;
 		c->c_retiring = 1;
 		(void)kill(c->c_pid, SIGHUP);
-		p->p_trim_at = now_ms() + TRIM_INTERVAL_MS;
 		break;
 	}
 }
