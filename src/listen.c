@@ -239,21 +239,35 @@ listen_open(struct listener *l, const char *spec, const struct config *cf)
 }
 
 /*
+ * LISTEN_FDS when LISTEN_PID names us: 1 with *n set, 0 when the
+ * variables are not for us, -1 when LISTEN_FDS is bad (*fds and *errstr
+ * say how).
+ */
+static int
+listen_env(long long max, long long *n, const char **fds,
+    const char **errstr)
+{
+	const char	*pid;
+
+	if ((pid = getenv("LISTEN_PID")) == NULL ||
+	    (*fds = getenv("LISTEN_FDS")) == NULL ||
+	    strtonum(pid, 1, INT32_MAX, errstr) != (long long)getpid())
+		return 0;
+	*n = strtonum(*fds, 0, max, errstr);
+	return *errstr != NULL ? -1 : 1;
+}
+
+/*
  * How many sockets systemd passes us, from descriptor 3; 0 for none or
  * for bad variables, which listen_inherit() reports.
  */
 int
 listen_inherited(void)
 {
-	const char	*pid, *fds, *errstr;
+	const char	*fds, *errstr;
 	long long	 n;
 
-	if ((pid = getenv("LISTEN_PID")) == NULL ||
-	    (fds = getenv("LISTEN_FDS")) == NULL ||
-	    strtonum(pid, 1, INT32_MAX, &errstr) != (long long)getpid())
-		return 0;
-	n = strtonum(fds, 0, PM_MAXLISTEN, &errstr);
-	return errstr != NULL ? 0 : (int)n;
+	return listen_env(PM_MAXLISTEN, &n, &fds, &errstr) == 1 ? (int)n : 0;
 }
 
 /*
@@ -263,18 +277,15 @@ listen_inherited(void)
 int
 listen_inherit(struct listener *l, size_t max)
 {
-	const char		*pid, *fds, *errstr;
+	const char		*fds, *errstr;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	long long		 n, i;
+	int			 rc;
 
-	if ((pid = getenv("LISTEN_PID")) == NULL ||
-	    (fds = getenv("LISTEN_FDS")) == NULL)
+	if ((rc = listen_env((long long)max, &n, &fds, &errstr)) == 0)
 		return 0;
-	if (strtonum(pid, 1, INT32_MAX, &errstr) != (long long)getpid())
-		return 0;
-	n = strtonum(fds, 0, (long long)max, &errstr);
-	if (errstr != NULL) {
+	if (rc == -1) {
 		log_warnx("LISTEN_FDS=%s: %s", fds, errstr);
 		return -1;
 	}
