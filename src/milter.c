@@ -30,6 +30,7 @@
 #define MILTER_RBUF_START	(64 * 1024)
 #define MILTER_WBUF_START	(64 * 1024)
 
+static int	 milter_from_now(struct timespec *, int);
 static int	 milter_until_set(const struct milter_conn *);
 static int	 milter_deadline(struct milter_conn *, struct timespec *, int);
 static int	 milter_remaining(const struct timespec *);
@@ -126,6 +127,21 @@ milter_put32(void *p, uint32_t v)
 	b[3] = v;
 }
 
+/* *ts gets the monotonic time ms milliseconds from now; -1: no clock. */
+static int
+milter_from_now(struct timespec *ts, int ms)
+{
+	if (clock_gettime(CLOCK_MONOTONIC, ts) == -1)
+		return (-1);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+	return (0);
+}
+
 static int
 milter_until_set(const struct milter_conn *mc)
 {
@@ -143,17 +159,10 @@ milter_deadline(struct milter_conn *mc, struct timespec *deadline,
     int reading)
 {
 	memset(deadline, 0, sizeof(*deadline));
-	if (mc->mc_timeout >= 0) {
-		if (clock_gettime(CLOCK_MONOTONIC, deadline) == -1) {
-			mc->mc_error = strerror(errno);
-			return (-1);
-		}
-		deadline->tv_sec += mc->mc_timeout / 1000;
-		deadline->tv_nsec += (long)(mc->mc_timeout % 1000) * 1000000L;
-		if (deadline->tv_nsec >= 1000000000L) {
-			deadline->tv_sec++;
-			deadline->tv_nsec -= 1000000000L;
-		}
+	if (mc->mc_timeout >= 0 &&
+	    milter_from_now(deadline, mc->mc_timeout) == -1) {
+		mc->mc_error = strerror(errno);
+		return (-1);
 	}
 	if (reading && milter_until_set(mc) && (mc->mc_timeout < 0 ||
 	    mc->mc_until.tv_sec < deadline->tv_sec ||
@@ -189,14 +198,8 @@ void
 milter_read_until(struct milter_conn *mc, int ms)
 {
 	memset(&mc->mc_until, 0, sizeof(mc->mc_until));
-	if (ms < 0 || clock_gettime(CLOCK_MONOTONIC, &mc->mc_until) == -1)
-		return;
-	mc->mc_until.tv_sec += ms / 1000;
-	mc->mc_until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (mc->mc_until.tv_nsec >= 1000000000L) {
-		mc->mc_until.tv_sec++;
-		mc->mc_until.tv_nsec -= 1000000000L;
-	}
+	if (ms >= 0 && milter_from_now(&mc->mc_until, ms) == -1)
+		memset(&mc->mc_until, 0, sizeof(mc->mc_until));
 }
 
 /*
