@@ -126,3 +126,17 @@ fuzz_config(const char *text)
 		    "(FUZZ_LOG=1 shows why)");
 	return cf;
 }
+
+/*
+ * As a worker starts: libetpan's MIME tables and the charset converters
+ * (text in a charset without one is decoded as undeclared), then the
+ * configuration text.  For the harnesses that decode mail.
+ */
+struct config *
+fuzz_worker_config(const char *text)
+{
+	mime_init();
+	if (charset_init() == -1)
+		fprintf(stderr, "fuzz: some charset converters are missing\n");
+	return fuzz_config(text);
+}

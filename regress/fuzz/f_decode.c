@@ -14,7 +14,6 @@
 #include "phishmilter.h"
 #include "session.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistr.h>
@@ -47,11 +46,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_log_init();
-	mime_init();
-	/* As in a worker: text in a charset without one is undeclared. */
-	if (charset_init() == -1)
-		fprintf(stderr, "fuzz: some charset converters are missing\n");
-	cf = fuzz_config(fuzz_conf);
+	cf = fuzz_worker_config(fuzz_conf);
 	return 0;
 }
 

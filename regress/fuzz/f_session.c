@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -172,11 +171,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_log_init();
-	mime_init();
-	/* As in a worker: text in a charset without one is undeclared. */
-	if (charset_init() == -1)
-		fprintf(stderr, "fuzz: some charset converters are missing\n");
-	cf = fuzz_config(fuzz_conf);
+	cf = fuzz_worker_config(fuzz_conf);
 	if (rules_compile(&rs, cf) == -1)
 		fuzz_fatal("rules_compile failed");
 	return 0;

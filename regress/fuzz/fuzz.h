@@ -1,8 +1,9 @@
 /*
  * What the fuzz harnesses share (common.c): a private temporary
- * directory, a configuration loaded from a text, quiet logging.  Each
- * harness defines the two libFuzzer entry points; driver.c calls them
- * without libFuzzer.
+ * directory, a configuration loaded from a text (as a worker starts,
+ * for the harnesses that decode mail), quiet logging.  Each harness
+ * defines the two libFuzzer entry points; driver.c calls them without
+ * libFuzzer.
  */
 
 #ifndef FUZZ_H
@@ -25,5 +26,6 @@ const char	*fuzz_dir(void);
 void		 fuzz_path(char *, size_t, const char *);
 void		 fuzz_write(const char *, const void *, size_t);
 struct config	*fuzz_config(const char *);
+struct config	*fuzz_worker_config(const char *);
 
 #endif /* FUZZ_H */
