@@ -67,6 +67,8 @@ struct spool_entry *spool_head(struct spool *);
 void		 spool_remove_head(struct spool *);
 size_t		 spool_count(const struct spool *);
 void		 spool_tick(struct spool *);
+int		 spool_file_write(int, const char *, const void *, size_t,
+		    const void *, size_t);
 
 /* The one request in flight, if any. */
 struct submit {

@@ -25,7 +25,7 @@
 
 #define SEEN_SLOTS	65536		/* a power of 2 */
 #define SEEN_FILE	"seen"
-#define SEEN_TMP	"tmp.seen"	/* spool_open() removes a stale one */
+#define SEEN_LINE	40		/* a line: 16 + 1 + 20 + 1, and its NUL */
 
 void
 seen_init(struct seen_table *t, int ttl)
@@ -70,43 +70,38 @@ seen_check(struct seen_table *t, int kind, const char *s, size_t len)
 	return 0;
 }
 
-static int
-seen_write(const struct seen_table *t, FILE *fp)
+/* The entries still valid, as the file's lines; NULL: no memory. */
+static char *
+seen_text(const struct seen_table *t, size_t *lenp)
 {
 	long long	now = now_ms(), wall = (long long)time(NULL);
-	size_t		i;
+	char		*buf;
+	size_t		 i, len = 0;
 
+	if ((buf = malloc(SEEN_SLOTS * SEEN_LINE)) == NULL)
+		return NULL;
 	for (i = 0; i < SEEN_SLOTS; i++)
-		if (t->st_slot[i].sn_until > now &&
-		    fprintf(fp, "%016" PRIx64 " %lld\n", t->st_slot[i].sn_hash,
-		    wall + (t->st_slot[i].sn_until - now + 999) / 1000) < 0)
-			return -1;
-	return fflush(fp) == EOF || fsync(fileno(fp)) == -1 ? -1 : 0;
+		if (t->st_slot[i].sn_until > now)
+			len += (size_t)snprintf(buf + len, SEEN_LINE,
+			    "%016" PRIx64 " %lld\n", t->st_slot[i].sn_hash,
+			    wall + (t->st_slot[i].sn_until - now + 999) / 1000);
+	*lenp = len;
+	return buf;
 }
 
-/* At exit: written under a temporary name, synced, renamed. */
+/* At exit, as the spool writes its reports. */
 void
 seen_save(const struct seen_table *t, int dirfd)
 {
-	FILE	*fp;
-	int	 fd, rc;
+	char	*buf;
+	size_t	 len;
 
 	if (t->st_slot == NULL || t->st_ttl == 0 || dirfd == -1)
 		return;
-	fd = openat(dirfd, SEEN_TMP, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1 || (fp = fdopen(fd, "w")) == NULL) {
+	if ((buf = seen_text(t, &len)) == NULL ||
+	    spool_file_write(dirfd, SEEN_FILE, buf, len, NULL, 0) == -1)
 		log_warn("cannot save the de-duplication table");
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	rc = seen_write(t, fp);
-	if (fclose(fp) == EOF || rc == -1 ||
-	    renameat(dirfd, SEEN_TMP, dirfd, SEEN_FILE) == -1) {
-		log_warn("cannot save the de-duplication table");
-		(void)unlinkat(dirfd, SEEN_TMP, 0);
-	}
+	free(buf);
 }
 
 /* One line; 0 if it is not one this code writes, or has expired. */

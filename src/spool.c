@@ -74,9 +74,10 @@ spool_disk_error(struct spool *sp, const char *what)
 }
 
 static int
-spool_write_all(int fd, const char *p, size_t len)
+spool_write_all(int fd, const void *buf, size_t len)
 {
-	ssize_t	n;
+	const char	*p = buf;
+	ssize_t		 n;
 
 	while (len > 0) {
 		if ((n = write(fd, p, len)) == -1) {
@@ -90,39 +91,60 @@ spool_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * Writes name in the directory dirfd atomically: under "tmp.<name>",
+ * synced, renamed, then the directory synced, so that a crash leaves
+ * the whole file or none (spool_open() removes what a crash left under
+ * tmp.).  The content is a, then b.  -1 with errno set.
+ */
+int
+spool_file_write(int dirfd, const char *name, const void *a, size_t alen,
+    const void *b, size_t blen)
+{
+	char	tmp[64];
+	int	fd, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "tmp.%s", name) >=
+	    sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	if (spool_write_all(fd, a, alen) == -1 ||
+	    spool_write_all(fd, b, blen) == -1 ||
+	    fsync(fd) == -1 || close(fd) == -1) {
+		saved = errno;
+		(void)close(fd);
+		(void)unlinkat(dirfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	if (renameat(dirfd, tmp, dirfd, name) == -1) {
+		saved = errno;
+		(void)unlinkat(dirfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	(void)fsync(dirfd);
+	return 0;
+}
+
 /* Writes se to disk atomically; -1 (errno set) when the disk refused. */
 static int
 spool_write(struct spool *sp, const struct spool_entry *se)
 {
-	char	head[SPOOL_HEADER_MAX], tmp[64];
-	int	fd, n, saved;
+	char	head[SPOOL_HEADER_MAX];
+	int	n;
 
 	if ((n = spool_header(se, head, sizeof(head))) == -1) {
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "tmp.%s", se->se_name);
-	fd = openat(sp->sp_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return -1;
-	if (spool_write_all(fd, head, (size_t)n) == -1 ||
-	    spool_write_all(fd, se->se_object, se->se_len) == -1 ||
-	    fsync(fd) == -1 || close(fd) == -1) {
-		saved = errno;
-		(void)close(fd);
-		(void)unlinkat(sp->sp_dirfd, tmp, 0);
-		errno = saved;
-		return -1;
-	}
-	if (renameat(sp->sp_dirfd, tmp, sp->sp_dirfd, se->se_name) == -1) {
-		saved = errno;
-		(void)unlinkat(sp->sp_dirfd, tmp, 0);
-		errno = saved;
-		return -1;
-	}
-	(void)fsync(sp->sp_dirfd);
-	return 0;
+	return spool_file_write(sp->sp_dirfd, se->se_name, head, (size_t)n,
+	    se->se_object, se->se_len);
 }
 
 static void
