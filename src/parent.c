@@ -823,6 +823,7 @@ parent_main(const char *conffile, int foreground, int verbose)
 	memset(&p, 0, sizeof(p));
 	p.p_conffile = conffile;
 	p.p_pidfd = -1;
+	p.p_idle_min = -1;
 	p.p_verbose = verbose;
 	log_init(1, verbose ? LOG_DEBUG : LOG_INFO, NULL);
 	if ((p.p_cf = config_load(conffile)) == NULL)
